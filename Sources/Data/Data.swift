@@ -1,0 +1,2 @@
+import CZlib
+public func zlibVersionString() -> String { String(cString: zlibVersion()) }

@@ -1,0 +1,2 @@
+import COpenBLAS
+public func blasThreads() -> Int { Int(openblas_get_num_threads()) }

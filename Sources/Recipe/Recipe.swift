@@ -1,0 +1,2 @@
+import CYAML
+public func yamlVersion() -> String { String(cString: yaml_get_version_string()) }

@@ -1,0 +1,2 @@
+import CZstd
+public func zstdVersion() -> UInt32 { ZSTD_versionNumber() }

@@ -1,0 +1,97 @@
+import Graph
+
+/// How a parameter starts. PyTorch's defaults, so rat and the reference code start alike.
+public enum Initializer: Hashable, Sendable {
+    case constant(Double)
+    /// U(−bound, bound).
+    case uniform(bound: Double)
+    /// N(0, std²).
+    case normal(std: Double)
+}
+
+public struct ParameterInfo: Hashable, Sendable {
+    /// PyTorch-style path, e.g. `layer1.0.conv1.weight`; also the graph input's name.
+    public var name: String
+    public var shape: [Int]
+    public var initializer: Initializer
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// A BatchNorm buffer (`running_mean`, `running_var`), fed as an input in eval mode.
+public struct BufferInfo: Hashable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var initial: Double
+}
+
+/// Batch statistics a train-mode BatchNorm computed, returned so that the training loop
+/// can update the running statistics once per step (outside the differentiated graph).
+public struct BatchStatistics {
+    /// Layer path, e.g. `layer1.0.bn1`.
+    public var layer: String
+    public var mean: Tensor      // [C]
+    public var variance: Tensor  // [C], biased (divided by the element count)
+    public var elementsPerChannel: Int
+}
+
+public enum NormalizationMode: Sendable { case train, eval }
+
+/// Where a model declares its parameters while it builds its forward pass. Names nest by
+/// `child(_:)`, giving PyTorch's dotted paths. Declaring the same parameter twice (a
+/// second forward pass in one graph) returns the same input.
+public final class Scope {
+    public let builder: GraphBuilder
+    public let mode: NormalizationMode
+    let prefix: String
+    let registry: Registry
+
+    final class Registry {
+        var parameters: [ParameterInfo] = []
+        var buffers: [BufferInfo] = []
+        var statistics: [BatchStatistics] = []
+        var seen: Set<String> = []
+    }
+
+    public init(builder: GraphBuilder, mode: NormalizationMode) {
+        self.builder = builder
+        self.mode = mode
+        self.prefix = ""
+        self.registry = Registry()
+    }
+
+    init(parent: Scope, name: String) {
+        builder = parent.builder
+        mode = parent.mode
+        prefix = parent.prefix + name + "."
+        registry = parent.registry
+    }
+
+    public func child(_ name: String) -> Scope { Scope(parent: self, name: name) }
+
+    public func parameter(_ name: String, shape: [Int], _ initializer: Initializer) -> Tensor {
+        let full = prefix + name
+        if registry.seen.insert(full).inserted {
+            registry.parameters.append(ParameterInfo(name: full, shape: shape, initializer: initializer))
+        }
+        return builder.input(full, shape: shape)
+    }
+
+    public func buffer(_ name: String, shape: [Int], initial: Double) -> Tensor {
+        let full = prefix + name
+        if registry.seen.insert(full).inserted {
+            registry.buffers.append(BufferInfo(name: full, shape: shape, initial: initial))
+        }
+        return builder.input(full, shape: shape)
+    }
+
+    func record(_ statistics: BatchStatistics) {
+        var s = statistics
+        s.layer = prefix + statistics.layer
+        registry.statistics.append(s)
+    }
+
+    public var parameters: [ParameterInfo] { registry.parameters }
+    public var buffers: [BufferInfo] { registry.buffers }
+    /// Train-mode BatchNorm statistics in the order the layers ran (one per forward pass).
+    public var statistics: [BatchStatistics] { registry.statistics }
+}

@@ -1,1 +1,120 @@
-// Executor module.
+import Foundation
+import Graph
+import Kernels
+import Planner
+
+/// Runs a plan in Float32. Allocates its arena and scratch once at init; `run()` is a flat
+/// loop over the schedule that does not allocate. Inputs are written in place through
+/// `inputBuffer(named:)` (parameters, data, noise), outputs read through `outputBuffer(_:)`.
+///
+/// Not thread-safe: one executor belongs to one training loop.
+public final class Executor {
+    public let plan: Plan
+    private let arena: UnsafeMutablePointer<Float>
+    private let scratch: UnsafeMutablePointer<Float>
+    private let steps: [BoundStep]
+    private let inputIndex: [String: BufferRef]
+    /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
+    public var profiling = false
+    public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
+
+    public init(plan: Plan) {
+        precondition(fusedChunkSize == ElementwiseProgram.chunkSize && fusedWorkers == workerCount,
+                     "planner and kernels disagree on the fused-kernel scratch layout")
+        self.plan = plan
+        let arena = Self.allocateAligned(plan.arenaFloats)
+        self.arena = arena
+        scratch = Self.allocateAligned(plan.scratchFloats)
+        // Touch every page now so the first step does not pay for page faults, and so
+        // inputs nobody feeds read as zeros.
+        arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
+        scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
+        steps = plan.steps.map { bind($0, base: arena) }
+        inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    deinit {
+        for step in steps { if case .fused(_, let table, _, _) = step { table.deallocate() } }
+        arena.deallocate()
+        scratch.deallocate()
+    }
+
+    private static func allocateAligned(_ floats: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: 4 * max(floats, 16), alignment: 64).bindMemory(to: Float.self, capacity: max(floats, 16))
+    }
+
+    /// Names and shapes of everything the plan reads.
+    public var inputs: [(name: String, shape: [Int])] { plan.inputs.map { ($0.name, $0.buffer.shape) } }
+
+    /// The storage of an input, to write its value into before `run()`.
+    public func inputBuffer(named name: String) throws -> UnsafeMutableBufferPointer<Float> {
+        guard let ref = inputIndex[name] else { throw RunError.missingInput(name) }
+        return UnsafeMutableBufferPointer(start: arena + ref.offset, count: ref.count)
+    }
+
+    /// Output i of the graph after `run()`; valid until the next run.
+    public func outputBuffer(_ index: Int) -> UnsafeBufferPointer<Float> {
+        let ref = plan.outputs[index]
+        return UnsafeBufferPointer(start: arena + ref.offset, count: ref.count)
+    }
+
+    public func outputShape(_ index: Int) -> [Int] { plan.outputs[index].shape }
+
+    /// Copies a value into an input after checking its shape.
+    public func feed(_ name: String, shape: [Int], _ values: UnsafeBufferPointer<Float>) throws {
+        guard let ref = inputIndex[name] else { throw RunError.missingInput(name) }
+        guard ref.shape == shape, values.count == ref.count else {
+            throw RunError.shapeMismatch(input: name, expected: ref.shape, got: shape)
+        }
+        (arena + ref.offset).update(from: values.baseAddress!, count: ref.count)
+    }
+
+    /// Feeds every input (all must be given, with their shapes), runs, returns copies of the outputs.
+    public func run(feeding values: [String: (shape: [Int], values: [Float])]) throws -> [[Float]] {
+        for (name, _) in inputs {
+            guard let v = values[name] else { throw RunError.missingInput(name) }
+            try v.values.withUnsafeBufferPointer { try feed(name, shape: v.shape, $0) }
+        }
+        run()
+        return plan.outputs.indices.map { Array(outputBuffer($0)) }
+    }
+
+    /// Runs the schedule on the values currently in the input buffers.
+    public func run() {
+        if !profiling {
+            for step in steps { execute(step) }
+            return
+        }
+        for (step, planned) in zip(steps, plan.steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            execute(step)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            profile[planned.kind, default: (0, 0)].seconds += seconds
+            profile[planned.kind, default: (0, 0)].steps += 1
+        }
+    }
+
+    public func resetProfile() { profile = [:] }
+
+    @inline(__always)
+    private func execute(_ step: BoundStep) {
+        switch step {
+        case .fill(let out, let value, let count):
+            fill(out, value, count: count)
+        case .fused(let out, let inputs, let program, let count):
+            runElementwise(out, inputs, program, count: count, registers: scratch)
+        case .gather(let out, let source, let layout):
+            gatherAll(out, source, layout)
+        case .reduce(let out, let source, let layout, let kind):
+            reduce(out, source, layout, kind)
+        case .matmul(let out, let a, let b, let m, let n, let k, let ta, let tb):
+            matmulForward(out, a, b, m: m, n: n, k: k, transposeA: ta, transposeB: tb)
+        case .conv2d(let y, let x, let w, let shape):
+            conv2dForward(y, x, w, shape, scratch: scratch)
+        case .conv2dInputGrad(let dx, let dy, let w, let shape):
+            Kernels.conv2dInputGrad(dx, dy, w, shape, scratch: scratch)
+        case .conv2dFilterGrad(let dw, let x, let dy, let shape):
+            Kernels.conv2dFilterGrad(dw, x, dy, shape, scratch: scratch)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import COpenBLAS
-public func blasThreads() -> Int { Int(openblas_get_num_threads()) }

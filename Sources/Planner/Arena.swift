@@ -1,0 +1,87 @@
+import Graph
+
+/// First-fit allocation of buffers in one arena, in floats, every buffer 64-byte aligned.
+/// Freed ranges merge with their neighbours; the arena grows only when nothing fits.
+struct ArenaAllocator {
+    static let alignment = 16  // floats: 64 bytes
+    private(set) var top = 0
+    private var free: [(offset: Int, count: Int)] = []  // sorted by offset, disjoint, not adjacent
+
+    static func rounded(_ count: Int) -> Int { max(alignment, (count + alignment - 1) / alignment * alignment) }
+
+    mutating func allocate(_ count: Int) -> Int {
+        let size = Self.rounded(count)
+        // Best fit keeps large holes for large buffers.
+        if let i = free.indices.filter({ free[$0].count >= size }).min(by: { free[$0].count < free[$1].count }) {
+            let offset = free[i].offset
+            if free[i].count == size { free.remove(at: i) } else { free[i] = (offset + size, free[i].count - size) }
+            return offset
+        }
+        // Extend a hole that ends at the top instead of leaving it behind.
+        if let last = free.last, last.offset + last.count == top {
+            free.removeLast()
+            top = last.offset + size
+            return last.offset
+        }
+        top += size
+        return top - size
+    }
+
+    mutating func free(_ offset: Int, _ count: Int) {
+        var range = (offset: offset, count: Self.rounded(count))
+        let i = free.firstIndex { $0.offset > offset } ?? free.count
+        free.insert(range, at: i)
+        // Merge with the next and the previous hole.
+        if i + 1 < free.count, range.offset + range.count == free[i + 1].offset {
+            range.count += free[i + 1].count
+            free[i] = range
+            free.remove(at: i + 1)
+        }
+        if i > 0, free[i - 1].offset + free[i - 1].count == range.offset {
+            free[i - 1].count += range.count
+            free.remove(at: i)
+        }
+    }
+}
+
+/// FLOPs of a non-elementwise node: 2·M·N·K for the bilinear ops (each convolution
+/// transpose costs what the forward does), one per input element for reductions, none
+/// for data movement.
+func primitiveFlops(_ node: Node, _ nodes: [Node]) -> Int {
+    switch node.op {
+    case .matmul(let ta, _):
+        let a = nodes[node.inputs[0]].shape
+        return 2 * node.shape[0] * node.shape[1] * (ta ? a[0] : a[1])
+    case .conv2d, .conv2dInputGrad, .conv2dFilterGrad:
+        let (_, w, y) = convolutionShapes(node, nodes)
+        return 2 * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3]
+    case .sum, .max:
+        return nodes[node.inputs[0]].elementCount
+    default:
+        return 0
+    }
+}
+
+/// The (input, filter, output) shapes of a convolution-family node.
+public func convolutionShapes(_ node: Node, _ nodes: [Node]) -> (x: [Int], w: [Int], y: [Int]) {
+    let a = nodes[node.inputs[0]].shape, b = nodes[node.inputs[1]].shape
+    switch node.op {
+    case .conv2d: return (a, b, node.shape)
+    case .conv2dInputGrad: return (node.shape, b, a)
+    default: return (a, node.shape, b)
+    }
+}
+
+/// Floats of im2col columns a convolution step needs (one image, one group).
+func convolutionScratch(_ op: Op, _ step: Step) -> Int {
+    let (x, w, y): ([Int], [Int], [Int])
+    switch op {
+    case .conv2d(let c): (x, w, y) = (step.operands[0].shape, step.operands[1].shape, step.output.shape); return cols(c, x, w, y)
+    case .conv2dInputGrad(let c): (x, w, y) = (step.output.shape, step.operands[1].shape, step.operands[0].shape); return cols(c, x, w, y)
+    case .conv2dFilterGrad(let c): (x, w, y) = (step.operands[0].shape, step.output.shape, step.operands[1].shape); return cols(c, x, w, y)
+    default: return 0
+    }
+    func cols(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
+        w[1] * w[2] * w[3] * y[2] * y[3]
+    }
+}

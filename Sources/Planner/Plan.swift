@@ -1,0 +1,191 @@
+import Graph
+
+/// A graph compiled for the executor: a flat schedule of steps over buffers at fixed
+/// offsets of one arena. Built once; run many times.
+public struct Plan: Sendable {
+    /// The simplified graph the steps compute (node indices in steps refer to it).
+    public var graph: Graph
+    public var steps: [Step]
+    /// Every input of the original graph, with its buffer.
+    public var inputs: [(name: String, buffer: BufferRef)]
+    /// One buffer per graph output.
+    public var outputs: [BufferRef]
+    /// Floats of the arena that holds inputs and every intermediate (reused by liveness).
+    public var arenaFloats: Int
+    /// Floats of per-step scratch (im2col columns, fused-kernel registers).
+    public var scratchFloats: Int
+    /// Floating-point operations of one run.
+    public var flops: Int
+    public var countsBefore: [Op.Kind: Int]
+    public var countsAfter: [Op.Kind: Int]
+
+    /// Bytes the executor allocates: arena plus scratch.
+    public var arenaBytes: Int { 4 * (arenaFloats + scratchFloats) }
+}
+
+/// A dense Float32 buffer in the arena: an offset in floats (64-byte aligned) and a shape.
+public struct BufferRef: Hashable, Sendable {
+    public var offset: Int
+    public var shape: [Int]
+    public var count: Int { shape.reduce(1, *) }
+}
+
+public struct Step: Sendable {
+    public var operation: Operation
+    public var output: BufferRef
+    public var operands: [BufferRef]
+    /// The primitive kind for profiles; fused steps report their root's kind.
+    public var kind: Op.Kind
+    public var flops: Int
+}
+
+public enum Operation: Sendable {
+    /// Every element of the output equals the value (a constant something needs in memory).
+    case fill(Double)
+    /// A fused elementwise expression over the operands (all of the output's shape, except
+    /// that `.broadcast` instructions expand theirs).
+    case fused([FusedInstruction])
+    /// One non-elementwise primitive (broadcast, sum, max, transpose, matmul, convolutions).
+    case primitive(Op)
+}
+
+public enum FusedInstruction: Hashable, Sendable {
+    /// Operand k, whose shape has size-1 axes, expanded to the output's shape.
+    case broadcast(operand: Int)
+    /// An elementwise primitive applied to earlier results, operands or constants.
+    case apply(Op, [FusedSource])
+}
+
+public enum FusedSource: Hashable, Sendable {
+    case operand(Int)
+    case result(Int)
+    case constant(Double)
+}
+
+/// Elements per fused-kernel register and the number of workers, as in `Kernels`; the
+/// executor checks that they agree.
+public let fusedChunkSize = 512
+public let fusedWorkers = 2
+
+/// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, a schedule
+/// in topological order and an arena layout from buffer lifetimes.
+public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
+    let graph = simplify(original)
+    let nodes = graph.nodes
+    var consumers = [[Int]](repeating: [], count: nodes.count)
+    for (i, node) in nodes.enumerated() { for j in node.inputs { consumers[j].append(i) } }
+    var isOutput = [Bool](repeating: false, count: nodes.count)
+    for o in graph.outputs { isOutput[o] = true }
+
+    func isConstant(_ i: Int) -> Bool { nodes[i].op.kind == .constant }
+    // An elementwise node used once, by another elementwise node, is computed inside it.
+    var inlined = [Bool](repeating: false, count: nodes.count)
+    // A broadcast read only by elementwise nodes is a gather inside them.
+    var virtualBroadcast = [Bool](repeating: false, count: nodes.count)
+    for i in nodes.indices where fuse && !isOutput[i] {
+        let byElementwise = !consumers[i].isEmpty && consumers[i].allSatisfy { nodes[$0].op.isElementwise }
+        if nodes[i].op.isElementwise && consumers[i].count == 1 && byElementwise { inlined[i] = true }
+        if nodes[i].op.kind == .broadcast && byElementwise { virtualBroadcast[i] = true }
+    }
+
+    // Storage: which node's buffer holds each node's value (reshape aliases its operand).
+    var storage = Array(nodes.indices)
+    var steps = [(node: Int, step: Step)]()
+    let placeholder = BufferRef(offset: -1, shape: [])
+    func ref(_ i: Int) -> BufferRef { BufferRef(offset: storage[i], shape: nodes[i].shape) }  // offset = storage node, resolved below
+
+    for (i, node) in nodes.enumerated() {
+        switch node.op {
+        case .input:
+            continue
+        case .reshape:
+            storage[i] = storage[node.inputs[0]]
+            continue
+        case .constant(let v):
+            let needed = isOutput[i] || consumers[i].contains { !nodes[$0].op.isElementwise }
+            if needed { steps.append((i, Step(operation: .fill(v), output: ref(i), operands: [], kind: .constant, flops: 0))) }
+            continue
+        default:
+            break
+        }
+        if inlined[i] || virtualBroadcast[i] { continue }
+        if node.op.isElementwise {
+            var operands = [BufferRef]()
+            var instructions = [FusedInstruction]()
+            func operand(_ j: Int) -> Int {
+                let r = ref(j)
+                if let k = operands.firstIndex(of: r) { return k }
+                operands.append(r)
+                return operands.count - 1
+            }
+            var flops = 0
+            func emit(_ j: Int) -> FusedSource {
+                if case .constant(let v) = nodes[j].op { return .constant(v) }
+                if virtualBroadcast[j] {
+                    let k = operand(nodes[j].inputs[0])
+                    if let r = instructions.firstIndex(of: .broadcast(operand: k)) { return .result(r) }
+                    instructions.append(.broadcast(operand: k))
+                    return .result(instructions.count - 1)
+                }
+                if j != i && !inlined[j] { return .operand(operand(j)) }
+                let sources = nodes[j].inputs.map(emit)
+                instructions.append(.apply(nodes[j].op, sources))
+                flops += nodes[j].elementCount
+                return .result(instructions.count - 1)
+            }
+            _ = emit(i)
+            steps.append((i, Step(operation: .fused(instructions), output: ref(i), operands: operands,
+                                  kind: node.op.kind, flops: flops)))
+        } else {
+            steps.append((i, Step(operation: .primitive(node.op), output: ref(i), operands: node.inputs.map(ref),
+                                  kind: node.op.kind, flops: primitiveFlops(node, nodes))))
+        }
+    }
+    _ = placeholder
+
+    // Lifetimes, in step indices; inputs and outputs live for the whole run.
+    let end = steps.count
+    var lastUse = [Int](repeating: -1, count: nodes.count)
+    for (s, entry) in steps.enumerated() {
+        for r in entry.step.operands { lastUse[r.offset] = max(lastUse[r.offset], s) }
+        lastUse[entry.step.output.offset] = max(lastUse[entry.step.output.offset], s)
+    }
+    for o in graph.outputs { lastUse[storage[o]] = end }
+
+    var arena = ArenaAllocator()
+    var offset = [Int](repeating: -1, count: nodes.count)
+    var inputs = [(name: String, buffer: BufferRef)]()
+    for (i, node) in nodes.enumerated() {
+        if case .input(let name) = node.op {
+            offset[i] = arena.allocate(node.elementCount)
+            inputs.append((name, BufferRef(offset: offset[i], shape: node.shape)))
+        }
+    }
+    var freeAfter = [[Int]](repeating: [], count: end + 1)
+    for i in nodes.indices where lastUse[i] >= 0 && nodes[i].op.kind != .input { freeAfter[lastUse[i]].append(i) }
+    for (s, entry) in steps.enumerated() {
+        let owner = entry.step.output.offset
+        if offset[owner] < 0 { offset[owner] = arena.allocate(nodes[owner].elementCount) }
+        for i in freeAfter[s] { arena.free(offset[i], nodes[i].elementCount) }
+    }
+    func resolve(_ r: BufferRef) -> BufferRef { BufferRef(offset: offset[r.offset], shape: r.shape) }
+    let finalSteps = steps.map { entry -> Step in
+        var step = entry.step
+        step.output = resolve(step.output)
+        step.operands = step.operands.map(resolve)
+        return step
+    }
+    let outputs = graph.outputs.map { resolve(ref($0)) }
+
+    var scratch = 0
+    for step in finalSteps {
+        switch step.operation {
+        case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedChunkSize * instructions.count)
+        case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
+        case .fill: break
+        }
+    }
+    return Plan(graph: graph, steps: finalSteps, inputs: inputs, outputs: outputs,
+                arenaFloats: arena.top, scratchFloats: scratch, flops: finalSteps.reduce(0) { $0 + $1.flops },
+                countsBefore: original.countsByKind, countsAfter: graph.countsByKind)
+}

@@ -5,10 +5,7 @@ import Testing
 /// The reference-engine golden file (`small-cnn-taylor.safetensors`), read through the
 /// public API only. The listing is printed so other tests can be written against it.
 @Suite struct GoldenFileTests {
-    static func goldenPath() throws -> String {
-        let url = Bundle.module.url(forResource: "small-cnn-taylor", withExtension: "safetensors", subdirectory: "Fixtures")
-        return try #require(url).path
-    }
+    static func goldenPath() throws -> String { try fixturePath("small-cnn-taylor") }
 
     @Test func listsAndValidatesTheGoldenFile() throws {
         let golden = try SafeTensors.read(path: Self.goldenPath())
@@ -64,8 +61,39 @@ import Testing
     @Test func goldenFileRoundTrips() throws {
         let golden = try SafeTensors.read(path: Self.goldenPath())
         let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try golden.write(to: directory + "/copy.safetensors")
         #expect(try SafeTensors.read(path: directory + "/copy.safetensors") == golden)
         #expect(try SafeTensors.read(data: Data(contentsOf: URL(fileURLWithPath: Self.goldenPath()))) == golden)
+    }
+}
+
+func fixturePath(_ name: String) throws -> String {
+    let url = Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures")
+    return try #require(url).path
+}
+
+/// `reference-written.safetensors` was produced by the Hugging Face reference
+/// (`safetensors.numpy.save_file`, v0.8.0), which orders data by alignment then name and
+/// writes the JSON in data order — the reader must not depend on either.
+@Suite struct ReferenceInteropTests {
+    @Test func readsAFileWrittenByTheReferenceImplementation() throws {
+        let file = try SafeTensors.read(path: fixturePath("reference-written"))
+        #expect(file.names == ["d", "f", "c", "b", "a", "e"], "ascending data offset")
+        #expect(file.metadata == ["writer": "safetensors 0.8.0 (python, numpy)", "unicode": "é ✓"])
+        #expect(try file.int64("d") == [-1, 1 << 40])
+        #expect(try file.shape("f") == [0, 3])
+        #expect(try file.float64("f") == [])
+        #expect(try file.float32("c") == [0.5, 0.5, 0.5, 0.5])
+        #expect(try file.int64("b") == [-2, -1, 0, 1, 2, 3])
+        #expect(try file.dtype("b") == .int32)
+        #expect(try file.float32("a") == [1.5, -2.5])
+        #expect(try file.shape("e") == [])
+        #expect(try file.uint8("e") == [7])
+
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try file.write(to: directory + "/rewritten.safetensors")
+        #expect(try SafeTensors.read(path: directory + "/rewritten.safetensors") == file)
     }
 }

@@ -111,7 +111,9 @@ import Testing
     }
 
     @Test func unreadableFileNamesThePath() throws {
-        let path = try makeTemporaryDirectory() + "/absent.safetensors"
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/absent.safetensors"
         let error = #expect(throws: SafeTensorsError.self) { try SafeTensors.read(path: path) }
         #expect(error?.source == path)
         guard case .io(let operation, _)? = error?.problem else {

@@ -25,6 +25,7 @@ import Testing
     @Test func everyDTypeRoundTripsThroughFileAndData() throws {
         let original = try Self.everyDTypeCheckpoint()
         let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/every-dtype.safetensors"
         try original.write(to: path)
 
@@ -50,6 +51,7 @@ import Testing
 
     @Test func atomicWriteLeavesOnlyTheFinalFile() throws {
         let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/model.safetensors"
         var checkpoint = SafeTensors()
         try checkpoint.add("a", float32: [1, 2, 3], shape: [3])
@@ -63,6 +65,7 @@ import Testing
 
     @Test func failedWriteNamesThePathAndLeavesNothingBehind() throws {
         let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/missing-subdirectory/model.safetensors"
         let error = #expect(throws: SafeTensorsError.self) { try SafeTensors().write(to: path) }
         #expect(error?.description.contains(path) == true)

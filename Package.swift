@@ -63,5 +63,6 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
     ]
 )

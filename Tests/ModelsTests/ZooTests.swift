@@ -152,6 +152,16 @@ func smallModelsGiveFiniteLogitsInTheReferenceBackend(name: String, shape: [Int]
     }
 }
 
+/// The smallest WRN (depth 10, width 1: one block per stage) is cheap enough for the
+/// reference backend and runs both block kinds (identity and `convShortcut`).
+@Test func smallestWideResNetGivesFiniteLogitsInTheReferenceBackend() throws {
+    let shape = [2, 3, 32, 32]
+    let model = try ModelZoo.make(name: "wide-resnet", options: ["depth": 10, "width": 1], classes: 10, inputShape: shape)
+    let logits = try referenceLogits(model, inputShape: shape, mode: .train)
+    #expect(logits.shape == [2, 10])
+    #expect(logits.data.allSatisfy { $0.isFinite })
+}
+
 // MARK: Errors instead of crashes
 
 @Test func unknownModelListsTheKnownOnes() {

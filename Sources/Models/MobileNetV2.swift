@@ -49,13 +49,9 @@ public struct MobileNetV2: Model {
     }
 
     /// Nil when an H×W input reaches exactly 4×4 after the three stride-2 stages (32×32
-    /// and 28×28 both do), else what the network needs.
+    /// and 28×28 both do), else what the network needs. Only the strided depthwise
+    /// convolutions change the size.
     public static func inputProblem(height: Int, width: Int) -> String? {
-        // The stride-1 convolutions keep the size; only the three strided ones matter.
-        let strides = stages.map(\.stride).filter { $0 != 1 }
-        let final = (spatialSize(height, throughConv3x3Strides: strides), spatialSize(width, throughConv3x3Strides: strides))
-        if final == (finalPoolWindow, finalPoolWindow) { return nil }
-        return "needs an input that reaches 4×4 after three stride-2 stages (e.g. 32×32), "
-            + "got \(height)×\(width), which reaches \(final.0)×\(final.1)"
+        finalMapProblem(height: height, width: width, strides: stages.map(\.stride), window: finalPoolWindow)
     }
 }

@@ -46,15 +46,6 @@ public struct PreActResNet18: Model {
     /// Nil when an H×W input reaches exactly 4×4 after the three stride-2 stages (32×32
     /// and 28×28 both do), else what the network needs.
     public static func inputProblem(height: Int, width: Int) -> String? {
-        let strides = stages.map(\.stride)
-        let final = (spatialSize(height, throughConv3x3Strides: strides), spatialSize(width, throughConv3x3Strides: strides))
-        if final == (finalPoolWindow, finalPoolWindow) { return nil }
-        return "needs an input that reaches 4×4 after three stride-2 stages (e.g. 32×32), "
-            + "got \(height)×\(width), which reaches \(final.0)×\(final.1)"
+        finalMapProblem(height: height, width: width, strides: stages.map(\.stride), window: finalPoolWindow)
     }
-}
-
-/// Spatial size after a chain of 3×3 convolutions with padding 1 and these strides.
-func spatialSize(_ size: Int, throughConv3x3Strides strides: [Int]) -> Int {
-    strides.reduce(size) { Conv2D(stride: $1, padding: 1).outputSize($0, kernel: 3) }
 }

@@ -6,7 +6,7 @@ import Graph
 ///
 /// The reference also builds a `sub_block1` that its `forward` never uses; its weights
 /// appear in PyTorch checkpoints but are not part of this network (nor of the count).
-/// Dropout is off in the reference's TRADES runs (dropRate 0), so it is left out.
+/// The reference's dropout defaults to off (dropRate 0.0), so it is left out.
 public struct WideResNet: Model {
     public var depth: Int
     public var widthFactor: Int
@@ -78,10 +78,6 @@ public struct WideResNet: Model {
     /// Nil when an H×W input reaches exactly 8×8 after the two stride-2 stages (32×32
     /// does, 28×28 does not), else what the network needs.
     public static func inputProblem(height: Int, width: Int) -> String? {
-        let final = (spatialSize(height, throughConv3x3Strides: stageStrides),
-                     spatialSize(width, throughConv3x3Strides: stageStrides))
-        if final == (finalPoolWindow, finalPoolWindow) { return nil }
-        return "needs an input that reaches 8×8 after two stride-2 stages (e.g. 32×32), "
-            + "got \(height)×\(width), which reaches \(final.0)×\(final.1)"
+        finalMapProblem(height: height, width: width, strides: stageStrides, window: finalPoolWindow)
     }
 }

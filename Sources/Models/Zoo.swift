@@ -1,3 +1,5 @@
+import Graph
+
 /// Why the zoo could not build a model. Each message names what was asked for and what
 /// would have worked, so a recipe typo is fixed from the message alone.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
@@ -91,4 +93,18 @@ public enum ModelZoo {
         }
         return try entry.build(entry.defaults.merging(options) { _, chosen in chosen }, classes)
     }
+}
+
+/// Nil when an H×W input comes out of 3×3, padding-1 convolutions with these strides at
+/// exactly `window`×`window`, else what the network needs. The reference networks pool
+/// with a fixed window and flatten to a fixed width, so that pool must be global.
+func finalMapProblem(height: Int, width: Int, strides: [Int], window: Int) -> String? {
+    let reached = strides.reduce((height, width)) { size, stride in
+        let conv = Conv2D(stride: stride, padding: 1)
+        return (conv.outputSize(size.0, kernel: 3), conv.outputSize(size.1, kernel: 3))
+    }
+    if reached == (window, window) { return nil }
+    let strided = strides.filter { $0 != 1 }.count
+    return "needs an input that reaches \(window)×\(window) after \(strided) stride-2 stages (e.g. 32×32), "
+        + "got \(height)×\(width), which reaches \(reached.0)×\(reached.1)"
 }

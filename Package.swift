@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "Models", "Objectives"]),
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
     ]

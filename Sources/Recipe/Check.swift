@@ -22,7 +22,14 @@ public func check(_ recipe: Recipe, options: CheckOptions = CheckOptions()) -> [
     checkTraining(recipe, &findings)
     checkEvaluation(recipe, &findings)
     if options.inspectDataset { checkDataset(recipe, options: options, &findings) }
-    return findings.diagnostics
+    // In reading order, errors before warnings at the same place.
+    return findings.diagnostics.enumerated().sorted { a, b in
+        let (x, y) = (a.element.location, b.element.location)
+        if x.file != y.file { return a.offset < b.offset }
+        if x.line != y.line { return x.line < y.line }
+        if x.column != y.column { return x.column < y.column }
+        return a.offset < b.offset
+    }.map(\.element)
 }
 
 struct Findings {
@@ -150,8 +157,15 @@ private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {
     let eval = recipe.eval
     for (index, attack) in eval.attacks.enumerated() {
         let path = "eval.attacks.\(index)"
-        checkBudget(eps: attack.eps, step: attack.step, steps: attack.steps, path: path,
-                    checkStep: attack.kind != .fgsm, &findings)
+        // An attack that inherits ε and step from `threat` was checked with it: say it once.
+        let inherited = attack.eps.text == recipe.threat.eps.text
+            && (attack.step.text == recipe.threat.step.text || attack.kind == .fgsm)
+        if !inherited {
+            checkBudget(eps: attack.eps, step: attack.step, steps: attack.steps, path: path,
+                        checkStep: attack.kind != .fgsm, &findings)
+        } else if attack.steps < 1 {
+            findings.error("an attack needs at least one step, 'steps' is \(attack.steps)", at: "\(path).steps")
+        }
         guard attack.kind != .fgsm else { continue }
         if !attack.randomStart {
             findings.warning("\(attack.name) starts at the clean input: without a random start PGD overestimates robustness",

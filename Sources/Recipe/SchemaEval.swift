@@ -48,9 +48,9 @@ public struct EvalAttack: Equatable, Sendable {
         if case .scalar = node.value {
             let text = try readString(node, path: path)
             guard let (kind, steps) = EvalAttack.shorthand(text) else {
-                throw RecipeError("unknown attack '\(text)' for '\(path)': expected pgd<steps>, cw<steps> or fgsm, "
-                                  + "or a mapping with 'kind'\(didYouMean(text, among: ["pgd20", "cw20", "fgsm"]))",
-                                  at: node.location)
+                let suggestion = nearest(to: text, among: ["pgd20", "cw20", "fgsm"]).map { " — did you mean '\($0)'?" } ?? ""
+                throw RecipeError("unknown attack '\(text)' for '\(path)': expected pgd<steps>, cw<steps>, fgsm "
+                                  + "or a mapping with 'kind'\(suggestion)", at: node.location)
             }
             self.init(kind: kind, steps: steps, threat: threat)
             return

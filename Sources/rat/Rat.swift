@@ -9,6 +9,7 @@ struct Rat: ParsableCommand {
         abstract: "Adversarial-training research on a compiled, differentiable graph.",
         subcommands: [
             Gradcheck.self,
+            DataCommand.self,
         ]
     )
 }

@@ -39,15 +39,19 @@ public struct Augmentation: Sendable, Equatable {
         return Choice(shiftY: shiftY, shiftX: shiftX, flip: flip)
     }
 
+    /// Float(v) / 255 for every byte value v.
+    static let unitScale: [Float] = (0..<256).map { Float($0) / 255 }
+
     /// Writes one augmented image as Float in [0, 1]:
     /// out[c][y][x] = in[c][y + shiftY][x' + shiftX] / 255 with x' = flip ? W−1−x : x,
     /// and 0 where that source pixel lies in the zero padding.
     public static func render(_ source: UnsafeBufferPointer<UInt8>,   // [C][H][W] uint8
                               into output: UnsafeMutableBufferPointer<Float>,  // [C][H][W] float
                               channels: Int, height: Int, width: Int, choice: Choice) {
-        let scale: Float = 1 / 255
+        // v / 255 exactly (correctly rounded, as torchvision's ToTensor), via a 256-entry table.
+        let scale = unitScale
         if choice.shiftX == 0 && choice.shiftY == 0 && !choice.flip {
-            for i in 0..<(channels * height * width) { output[i] = Float(source[i]) * scale }
+            for i in 0..<(channels * height * width) { output[i] = scale[Int(source[i])] }
             return
         }
         for c in 0..<channels {
@@ -62,7 +66,7 @@ public struct Augmentation: Sendable, Equatable {
                 let sourceRow = plane + sourceY * width
                 for x in 0..<width {
                     let sourceX = (choice.flip ? width - 1 - x : x) + choice.shiftX
-                    output[row + x] = sourceX >= 0 && sourceX < width ? Float(source[sourceRow + sourceX]) * scale : 0
+                    output[row + x] = sourceX >= 0 && sourceX < width ? scale[Int(source[sourceRow + sourceX])] : 0
                 }
             }
         }

@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 
         // Data → shards → loader.
-        .target(name: "Shards", dependencies: ["CZstd"], swiftSettings: fastMath),
+        .target(name: "Shards", dependencies: ["CZstd", "CZlib"], swiftSettings: fastMath),
         .target(name: "Data", dependencies: ["Shards", "CZlib"], swiftSettings: fastMath),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: fastMath),
 

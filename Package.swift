@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 
         // Data → shards → loader.
-        .target(name: "Shards", dependencies: ["CZstd"], swiftSettings: fastMath),
+        .target(name: "Shards", dependencies: ["CZstd", "CZlib"], swiftSettings: fastMath),
         .target(name: "Data", dependencies: ["Shards", "CZlib"], swiftSettings: fastMath),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: fastMath),
 
@@ -62,6 +62,8 @@ let package = Package(
         .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "Models", "Objectives"]),
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,2 +1,0 @@
-import CZlib
-public func zlibVersionString() -> String { String(cString: zlibVersion()) }

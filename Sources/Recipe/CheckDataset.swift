@@ -1,0 +1,29 @@
+import Foundation
+
+/// The dataset part of `check`: the folder must hold a `manifest.json` (written by the
+/// Shards module). Its `classes`/`channels`/`height`/`width` are compared when present;
+/// fields that are missing or not integers are skipped, so the check tolerates format changes.
+func checkDataset(_ recipe: Recipe, options: CheckOptions, _ findings: inout Findings) {
+    let path = recipe.data.path
+    let base = options.workingDirectory ?? FileManager.default.currentDirectoryPath
+    let folder = path.hasPrefix("/") ? path : base + "/" + path
+    let manifestPath = folder + "/manifest.json"
+    guard let bytes = FileManager.default.contents(atPath: manifestPath) else {
+        findings.error("dataset not found at '\(path)' (no manifest.json there)", at: "data.path")
+        return
+    }
+    guard let manifest = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else { return }
+    func integer(_ key: String) -> Int? {
+        guard let number = manifest[key] as? NSNumber, number.doubleValue == number.doubleValue.rounded() else { return nil }
+        return number.intValue
+    }
+    if let classes = integer("classes"), let modelClasses = recipe.model.classes, classes != modelClasses {
+        findings.error("model.classes is \(modelClasses) but the dataset at '\(path)' has \(classes) classes", at: "model.classes")
+    }
+    guard let channels = integer("channels"), let height = integer("height"), let width = integer("width") else { return }
+    let cifarModels: [ModelName] = [.preactResNet18, .wideResNet, .vgg16, .mobileNetV2]
+    if cifarModels.contains(recipe.model.name), (channels, height, width) != (3, 32, 32) {
+        findings.warning("\(recipe.model.name.rawValue) is the CIFAR variant (3×32×32 inputs); the dataset is "
+                         + "\(channels)×\(height)×\(width)", at: "model.name")
+    }
+}

@@ -1,0 +1,132 @@
+/// Reading `loss:` — named parameters first, then terms whose weights may use them.
+extension LossSpec {
+    static let keys = ["params", "terms"]
+    static let termKeys = ["name", "kind", "on", "weight", "kappa", "mixing", "repeat_adv_minus_nat"]
+
+    /// Without `terms` the paper's terms are kept and `params` overlay the paper's
+    /// (so `--set loss.params.eta=0.3` works on a recipe that writes no loss at all).
+    init(from node: YAMLNode) throws {
+        let reader = try MappingReader(node, path: "loss", known: LossSpec.keys)
+        var params = reader.has("terms") ? [:] : LossSpec.paper.params
+        if let paramsNode = reader.child("params") {
+            let paramsReader = try MappingReader(paramsNode, path: "loss.params",
+                                                 known: paramsNode.entries?.map(\.key) ?? [])
+            for entry in paramsReader.entries {
+                guard isIdentifier(entry.key) else {
+                    throw RecipeError("parameter name '\(entry.key)' must be a letter or '_' followed by letters, digits or '_'",
+                                      at: entry.keyLocation)
+                }
+                params[entry.key] = try readDouble(entry.value, path: "loss.params.\(entry.key)")
+            }
+        }
+        guard let termsNode = reader.child("terms") else {
+            self.init(params: params, terms: LossSpec.paper.terms)
+            return
+        }
+        let items = try readSequence(termsNode, path: "loss.terms")
+        guard !items.isEmpty else {
+            throw RecipeError("'loss.terms' is empty: a loss needs at least one term", at: termsNode.location)
+        }
+        var terms: [LossTerm] = []
+        let names = params.keys.sorted()
+        for (index, item) in items.enumerated() {
+            var term = try LossTerm(from: item, path: "loss.terms.\(index)", parameters: names)
+            let explicitName = item.entry("name")
+            if terms.contains(where: { $0.name == term.name }) {
+                if let explicitName {
+                    throw RecipeError("two loss terms are named '\(term.name)'", at: explicitName.value.location)
+                }
+                var suffix = 2
+                while terms.contains(where: { $0.name == "\(term.name)#\(suffix)" }) { suffix += 1 }
+                term.name = "\(term.name)#\(suffix)"
+            }
+            terms.append(term)
+        }
+        self.init(params: params, terms: terms)
+    }
+}
+
+extension LossTerm {
+    init(from node: YAMLNode, path: String, parameters: [String]) throws {
+        let reader = try MappingReader(node, path: path, known: LossSpec.termKeys)
+        guard let kindNode = reader.child("kind") else {
+            throw RecipeError("missing key 'kind' in '\(path)' (one of: "
+                              + Criterion.Kind.allCases.map(\.rawValue).joined(separator: ", ") + ")", at: node.location)
+        }
+        let kind: Criterion.Kind = try readChoice(kindNode, path: "\(path).kind")
+        for entry in reader.entries where LossSpec.termKeys.dropFirst(4).contains(entry.key) && !kind.optionKeys.contains(entry.key) {
+            throw RecipeError("'\(entry.key)' does not apply to a '\(kind.rawValue)' term", at: entry.keyLocation)
+        }
+        let views = try LossTerm.readViews(reader, kind: kind, path: path, termLocation: node.location)
+        let criterion: Criterion
+        switch kind {
+        case .ce: criterion = .crossEntropy(views[0])
+        case .kl: criterion = .kl(views[0], views[1])
+        case .symmetricKL: criterion = .symmetricKL(views[0], views[1])
+        case .mse: criterion = .mse(views[0], views.count > 1 ? views[1] : nil)
+        case .cw: criterion = .cw(views[0], kappa: try reader.double("kappa", default: 0))
+        case .softLabelT1, .softLabelT2:
+            var options = SoftLabelOptions()
+            if let mixingNode = reader.child("mixing"), !isNull(mixingNode) {
+                options.mixing = try readDouble(mixingNode, path: "\(path).mixing")
+            }
+            options.repeatAdvMinusNat = try reader.bool("repeat_adv_minus_nat", default: true)
+            criterion = kind == .softLabelT1 ? .softLabelT1(options) : .softLabelT2(options)
+        }
+        var weight = WeightExpression.number(1)
+        if let weightNode = reader.child("weight") {
+            weight = try LossTerm.readWeight(weightNode, path: "\(path).weight", parameters: parameters)
+        }
+        let name = try reader.string("name", default: LossTerm.derivedName(for: criterion))
+        self.init(name: name, criterion: criterion, weight: weight)
+    }
+
+    private static func readViews(_ reader: MappingReader, kind: Criterion.Kind, path: String,
+                                  termLocation: SourceLocation) throws -> [View] {
+        guard let onNode = reader.child("on") else {
+            if kind.arity.lowerBound == 0 { return [] }
+            throw RecipeError("missing key 'on' in '\(path)': a '\(kind.rawValue)' term needs "
+                              + arityText(kind.arity), at: termLocation)
+        }
+        if kind.arity.upperBound == 0 {
+            throw RecipeError("a '\(kind.rawValue)' term takes no views: it uses the clean and adversarial logits "
+                              + "and the penultimate features", at: onNode.location)
+        }
+        let items = readListOrScalar(onNode)
+        guard kind.arity.contains(items.count) else {
+            throw RecipeError("a '\(kind.rawValue)' term needs \(arityText(kind.arity)), 'on' lists \(items.count)",
+                              at: onNode.location)
+        }
+        return try items.enumerated().map { index, item in
+            let text = try readString(item, path: "\(path).on.\(index)")
+            guard let view = View(spelling: text) else {
+                throw RecipeError("unknown view '\(text)' in '\(path).on'" + didYouMean(text, among: View.allSpellings),
+                                  at: item.location)
+            }
+            return view
+        }
+    }
+
+    private static func arityText(_ arity: ClosedRange<Int>) -> String {
+        switch (arity.lowerBound, arity.upperBound) {
+        case (1, 1): return "one view"
+        case (2, 2): return "two views"
+        default: return "one or two views"
+        }
+    }
+
+    /// A number, a fraction or an expression; positions inside it are reported exactly for
+    /// single-line scalars (a quoted one starts one column after its quote).
+    static func readWeight(_ node: YAMLNode, path: String, parameters: [String]) throws -> WeightExpression {
+        guard case .scalar(let scalar) = node.value, !scalar.isNull else {
+            throw RecipeError("expected a number or an expression for '\(path)', found \(node.kindName)", at: node.location)
+        }
+        let start = node.location.shifted(by: scalar.quoted ? 1 : 0)
+        return try WeightExpressionParser.parse(scalar.text, at: start, parameters: parameters, path: path)
+    }
+}
+
+func isIdentifier(_ text: String) -> Bool {
+    guard let first = text.first, first.isLetter || first == "_" else { return false }
+    return text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+}

@@ -1,2 +1,0 @@
-import CZstd
-public func zstdVersion() -> UInt32 { ZSTD_versionNumber() }

@@ -55,9 +55,12 @@ public enum SVHN {
             labels.append(value == 10 ? 0 : value)
         }
         // Column-major X[h, w, c, n] sits at h + 32·w + 1024·c + 3072·n; we store [n][c][h][w].
-        let source = try x.uint8Values(field: "X")
+        // uint8 storage (the published files) is transposed in place, without an extra copy of X.
+        let source = x.storedType == .uint8 ? x.data : try x.uint8Values(field: "X")
+        let base = x.storedType == .uint8 ? x.dataRange.lowerBound : 0
         var pixels = [UInt8](repeating: 0, count: count * 3072)   // [N][3][32][32]
-        source.withUnsafeBufferPointer { input in
+        source.withUnsafeBufferPointer { whole in
+            let input = UnsafeBufferPointer(rebasing: whole[base..<(base + count * 3072)])
             pixels.withUnsafeMutableBufferPointer { output in
                 for n in 0..<count {
                     for c in 0..<3 {

@@ -191,7 +191,9 @@ private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {
     }
     for (split, path) in [(eval.select.split, "eval.select.split"), (eval.split, "eval.split")]
     where split == .val && recipe.data.val == 0 {
-        findings.error("'\(path)' is val but data.val is 0: there is no validation split", at: path)
+        // Point at whichever of the two was written (the override or line that caused the clash).
+        let site = recipe.locations.table[path] != nil ? path : "data.val"
+        findings.error("'\(path)' is val but data.val is 0: there is no validation split", at: site)
     }
     if recipe.noise.isActive, recipe.noise.atEval, eval.eot < 2 {
         findings.warning("the model is randomized at inference (noise.at_eval) but attacks use no EOT (eval.eot = 1): "

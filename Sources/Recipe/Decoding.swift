@@ -16,7 +16,8 @@ struct MappingReader {
         case .scalar(let scalar) where scalar.isNull:
             self.entries = []
         default:
-            throw RecipeError("expected a mapping for '\(path)', found \(node.kindName)", at: node.location)
+            let place = path.isEmpty ? "of sections (data:, model:, …) at the top level" : "for '\(path)'"
+            throw RecipeError("expected a mapping \(place), found \(node.kindName)", at: node.location)
         }
         for entry in entries where !known.contains(entry.key) {
             let place = path.isEmpty ? "at the top level" : "in '\(path)'"

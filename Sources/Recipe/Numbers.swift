@@ -56,8 +56,8 @@ enum NumberSyntax {
     /// `Double(_:)` would also take but a recipe should not say (`inf`, `nan`, `0x1p3`).
     static func decimal(_ text: String) -> Double? {
         guard !text.isEmpty, text.allSatisfy({ "0123456789.+-eE".contains($0) }),
-              text.contains(where: { $0.isNumber }) else { return nil }
-        return Double(text)
+              text.contains(where: { $0.isNumber }), let value = Double(text), value.isFinite else { return nil }
+        return value
     }
 
     /// An integer: optional sign and digits.

@@ -61,6 +61,8 @@ private struct TreeBuilder {
         case sequence(location: SourceLocation, anchor: String?, items: [YAMLNode])
     }
 
+    static let maximumDepth = 64
+
     let file: String
     private var stack: [Open] = []
     private var anchors: [String: YAMLNode] = [:]
@@ -92,6 +94,10 @@ private struct TreeBuilder {
             }
             node.location = location
             try add(node)
+        case YAML_MAPPING_START_EVENT where stack.count >= TreeBuilder.maximumDepth,
+             YAML_SEQUENCE_START_EVENT where stack.count >= TreeBuilder.maximumDepth:
+            // Recipes are a few levels deep; a bound keeps later recursive passes off the stack limit.
+            throw RecipeError("nesting deeper than \(TreeBuilder.maximumDepth) levels", at: location)
         case YAML_MAPPING_START_EVENT:
             stack.append(.mapping(location: location, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
                                   entries: [], pendingKey: nil))

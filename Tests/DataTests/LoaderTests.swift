@@ -100,6 +100,8 @@ private func syntheticSplit(count: Int = 50) throws -> SplitData {
     // The repository root, found from this file's location (Tests/DataTests/…).
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     let dataset = try Dataset.open("\(root)/datasets/fashion-mnist-small")
+    // `swift test` runs from the package root, where the lookup needs no configuration.
+    #expect(try Dataset.openEmbedded().manifest == dataset.manifest)
     #expect(dataset.name == "fashion-mnist" && dataset.classCount == 10)
     #expect([dataset.channels, dataset.height, dataset.width] as [Int] == [1, 28, 28])
     let expected = ["train": 1000, "val": 100, "test": 200]

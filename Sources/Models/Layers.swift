@@ -43,8 +43,9 @@ public func batchNorm(_ x: Tensor, _ scope: Scope, _ name: String, epsilon: Doub
     let layer = scope.child(name)
     let gamma = layer.parameter("weight", shape: [c], .constant(1))
     let beta = layer.parameter("bias", shape: [c], .constant(0))
-    let runningMean = layer.buffer("running_mean", shape: [c], initial: 0)
-    let runningVar = layer.buffer("running_var", shape: [c], initial: 1)
+    // Train mode only declares the running statistics (they are updated outside the graph).
+    layer.declareBuffer("running_mean", shape: [c], initial: 0)
+    layer.declareBuffer("running_var", shape: [c], initial: 1)
     var perChannel = Array(repeating: 1, count: x.rank)
     perChannel[1] = c
     let axes = (0..<x.rank).filter { $0 != 1 }
@@ -60,8 +61,8 @@ public func batchNorm(_ x: Tensor, _ scope: Scope, _ name: String, epsilon: Doub
         let scale = gamma.reshaped(perChannel) / sqrt(variance + epsilon)
         return centered * scale + beta.reshaped(perChannel)
     case .eval:
-        mean = runningMean.reshaped(perChannel)
-        variance = runningVar.reshaped(perChannel)
+        mean = layer.buffer("running_mean", shape: [c], initial: 0).reshaped(perChannel)
+        variance = layer.buffer("running_var", shape: [c], initial: 1).reshaped(perChannel)
         let scale = gamma.reshaped(perChannel) / sqrt(variance + epsilon)
         return (x - mean) * scale + beta.reshaped(perChannel)
     }

@@ -76,12 +76,18 @@ public final class Scope {
         return builder.input(full, shape: shape)
     }
 
-    public func buffer(_ name: String, shape: [Int], initial: Double) -> Tensor {
+    /// Declares a buffer (part of the model's state and checkpoints) without reading it.
+    public func declareBuffer(_ name: String, shape: [Int], initial: Double) {
         let full = prefix + name
         if registry.seen.insert(full).inserted {
             registry.buffers.append(BufferInfo(name: full, shape: shape, initial: initial))
         }
-        return builder.input(full, shape: shape)
+    }
+
+    /// Declares a buffer and reads it as a graph input.
+    public func buffer(_ name: String, shape: [Int], initial: Double) -> Tensor {
+        declareBuffer(name, shape: shape, initial: initial)
+        return builder.input(prefix + name, shape: shape)
     }
 
     func record(_ statistics: BatchStatistics) {

@@ -1,4 +1,6 @@
+import Executor
 import Graph
+import Planner
 
 /// A graph compiled for repeated runs. Training feeds Float32 buffers by input name and
 /// reads outputs by index; which backend runs it is the caller's choice.
@@ -36,3 +38,27 @@ public final class ReferenceGraph: CompiledGraph {
 }
 
 public let referenceCompiler: GraphCompiler = { ReferenceGraph($0) }
+
+/// The planned Float32 executor behind the `CompiledGraph` interface.
+public final class FastGraph: CompiledGraph {
+    public let graph: Graph
+    public let executor: Executor
+
+    public init(_ graph: Graph) {
+        self.graph = graph
+        executor = Executor(plan: plan(graph))
+    }
+
+    public func run(_ feed: [String: [Float]]) throws -> [[Float]] {
+        for (name, shape) in executor.inputs {
+            guard let values = feed[name] else { throw RunError.missingInput(name) }
+            guard values.count == shape.reduce(1, *) else { throw RunError.shapeMismatch(input: name, expected: shape, got: [values.count]) }
+            let buffer = try executor.inputBuffer(named: name)
+            values.withUnsafeBufferPointer { _ = buffer.update(fromContentsOf: $0) }
+        }
+        executor.run()
+        return graph.outputs.indices.map { Array(executor.outputBuffer($0)) }
+    }
+}
+
+public let fastCompiler: GraphCompiler = { FastGraph($0) }

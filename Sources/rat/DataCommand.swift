@@ -137,23 +137,20 @@ struct DataCommand: ParsableCommand {
                 }
             }
             if !failures.isEmpty {
-                for failure in failures { printError(failure) }
+                for failure in failures { printError("error: " + failure) }
                 throw ExitCode(1)
             }
         }
     }
 }
 
-private func printError(_ message: String) {
-    FileHandle.standardError.write(Array("error: \(message)\n".utf8).withUnsafeBufferPointer { Foundation.Data(buffer: $0) })
-}
 
 /// Prints a data error as `error: <file>: <field> at byte offset N: <problem>` and exits 1.
 private func runReportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as DataFormatError {
-        printError(error.description)
+        printError("error: " + error.description)
         throw ExitCode(1)
     }
 }

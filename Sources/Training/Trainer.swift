@@ -1,0 +1,164 @@
+import Foundation
+import Graph
+import Loader
+import Models
+import Recipe
+import Synchronization
+
+/// Set from a signal handler, read by the training loop between steps.
+public final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func request() { flag.store(true, ordering: .relaxed) }
+    public var requested: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// One training run from a recipe: data, model, compiled step, epochs, validation,
+/// checkpoints `last` and `best`, metrics as JSONL.
+public final class Trainer {
+    public let recipe: Recipe
+    public let runDirectory: String
+    let program: StepProgram
+    let evaluator: RobustnessEvaluator
+    let train: BatchLoader
+    let validation: SplitData?
+    public private(set) var state: TrainState
+    let log: (String) -> Void
+
+    public init(recipe: Recipe, resume: Bool, compiler: GraphCompiler = fastCompiler, log: @escaping (String) -> Void) throws {
+        self.recipe = recipe
+        self.log = log
+        runDirectory = recipe.output
+        let dataset: Dataset
+        do { dataset = try Dataset.open(recipe.data.path) } catch {
+            throw TrainingError("\(recipe.locations.location(of: "data.path")): cannot open dataset '\(recipe.data.path)': \(error)")
+        }
+        let trainSplit = try dataset.split(recipe.data.splits.train)
+        let model = try makeModel(recipe, channels: dataset.channels, height: dataset.height, width: dataset.width,
+                                  classes: dataset.classCount)
+        let batch = recipe.schedule.batch
+        let shape = [batch, dataset.channels, dataset.height, dataset.width]
+        program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: dataset.classCount, compiler: compiler)
+        let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
+        evaluator = try RobustnessEvaluator(model: model, inputShape: shape, classes: dataset.classCount,
+                                            attacks: selected, compiler: compiler)
+        let augmentation = Augmentation(cropPadding: recipe.data.augment.cropPadding,
+                                        horizontalFlip: recipe.data.augment.horizontalFlip)
+        // The step graph has a static batch size, so training always drops the last partial batch.
+        train = BatchLoader(split: trainSplit, batchSize: batch, seed: UInt64(bitPattern: Int64(recipe.seed)),
+                            augmentation: augmentation, dropLast: true)
+        validation = dataset.splitNames.contains(recipe.eval.select.split.rawValue)
+            ? try dataset.split(recipe.eval.select.split.rawValue) : nil
+        state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers,
+                           seed: UInt64(bitPattern: Int64(recipe.seed)))
+
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        guard FileManager.default.isWritableFile(atPath: runDirectory) else {
+            throw TrainingError("\(recipe.locations.location(of: "output")): output folder '\(runDirectory)' is not writable")
+        }
+        if resume {
+            try loadCheckpoint(lastPath, into: &state, requireMomentum: true)
+            log("resuming \(lastPath) at epoch \(state.epoch + 1), batch \(state.batch + 1)")
+        } else {
+            try renderYAML(recipe).write(toFile: runDirectory + "/recipe.yaml", atomically: true, encoding: .utf8)
+            FileManager.default.createFile(atPath: metricsPath, contents: nil)
+        }
+    }
+
+    public var lastPath: String { runDirectory + "/last.safetensors" }
+    public var bestPath: String { runDirectory + "/best.safetensors" }
+    var metricsPath: String { runDirectory + "/metrics.jsonl" }
+
+    /// Trains to the recipe's last epoch, or until `stop` is requested or `maxSteps` steps
+    /// ran (a resumable checkpoint is saved either way). Returns true when training finished.
+    @discardableResult
+    public func run(stop: StopFlag = StopFlag(), maxSteps: Int? = nil) throws -> Bool {
+        let epochs = recipe.schedule.epochs
+        var stepsThisRun = 0
+        while state.epoch < epochs {
+            let lr = recipe.optim.lr * recipe.schedule.lr.factor(atEpoch: state.epoch, of: epochs)
+            let started = Date()
+            var sums = [String: Double](), seen = 0
+            for batch in train.batches(epoch: state.epoch, startingAt: state.batch) {
+                if stop.requested || maxSteps.map({ stepsThisRun >= $0 }) == true {
+                    try saveCheckpoint(state, to: lastPath)
+                    log("stopped at epoch \(state.epoch + 1), batch \(state.batch + 1); resume with --resume")
+                    return false
+                }
+                let report = try program.step(&state, images: batch.images, labels: batch.labels, lr: lr)
+                state.batch += 1
+                stepsThisRun += 1
+                seen += batch.count
+                sums["total", default: 0] += report.total
+                for (k, v) in report.terms { sums[k, default: 0] += v }
+                if state.batch % 10 == 0 || state.batch == train.batchesPerEpoch {
+                    let elapsed = Date().timeIntervalSince(started)
+                    let eta = elapsed / Double(state.batch) * Double(train.batchesPerEpoch - state.batch)
+                    log(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  %@  eta %.0fs", state.epoch + 1, epochs,
+                               state.batch, train.batchesPerEpoch, report.total,
+                               report.terms.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: "  "), eta))
+                }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let steps = Double(max(train.batchesPerEpoch, 1))
+            var metrics: [String: Any] = ["epoch": state.epoch + 1, "lr": lr, "seconds": seconds,
+                                          "samples_per_second": Double(seen) / max(seconds, 1e-9),
+                                          "loss": sums.mapValues { $0 / steps }]
+            let evaluate = (state.epoch + 1) % max(recipe.eval.every, 1) == 0 || state.epoch + 1 == epochs
+            if evaluate, let validation {
+                let accuracy = try accuracies(on: validation)
+                metrics["val"] = accuracy
+                let metric = accuracy[recipe.eval.select.metric] ?? accuracy["clean"] ?? 0
+                if metric > state.bestMetric {
+                    state.bestMetric = metric
+                    var best = state
+                    best.epoch += 1
+                    best.batch = 0
+                    try saveCheckpoint(best, to: bestPath, metadata: ["selected_by": "\(recipe.eval.select.metric) on \(validation.name)"])
+                }
+                log("epoch \(state.epoch + 1): " + accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f%%", $0.key, 100 * $0.value) }.joined(separator: "  "))
+            }
+            state.epoch += 1
+            state.batch = 0
+            try saveCheckpoint(state, to: lastPath)
+            let line = try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys])
+            if let handle = FileHandle(forWritingAtPath: metricsPath) {
+                handle.seekToEndOfFile()
+                handle.write(line + Data("\n".utf8))
+                try handle.close()
+            }
+        }
+        return true
+    }
+
+    /// Clean and selection-metric accuracy on a split (eval-mode BN).
+    public func accuracies(on split: SplitData) throws -> [String: Double] {
+        try measureAccuracy(evaluator: evaluator, weights: state.parameters.merging(state.buffers) { a, _ in a },
+                            split: split, batch: recipe.schedule.batch, limit: recipe.eval.examples,
+                            seed: UInt64(bitPattern: Int64(recipe.seed)))
+    }
+}
+
+/// Runs the evaluator over a split in fixed-size batches (the last one padded by repeating
+/// its rows, which are not counted). Returns accuracy per name (clean, then attacks).
+public func measureAccuracy(evaluator: RobustnessEvaluator, weights: [String: [Float]], split: SplitData,
+                            batch: Int, limit: Int?, seed: UInt64) throws -> [String: Double] {
+    let loader = BatchLoader(split: split, batchSize: batch, seed: seed, dropLast: false, prefetch: false)
+    let total = min(split.count, limit ?? split.count)
+    var correct = [Int](repeating: 0, count: evaluator.names.count)
+    var counted = 0
+    for (index, b) in loader.batches(epoch: 0).enumerated() where counted < total {
+        var images = b.images, labels = b.labels
+        let per = images.count / max(b.count, 1)
+        while labels.count < batch {
+            let row = labels.count % b.count
+            labels.append(b.labels[row])
+            images.append(contentsOf: b.images[(row * per)..<((row + 1) * per)])
+        }
+        let valid = min(b.count, total - counted)
+        let hits = try evaluator.correct(weights: weights, images: images, labels: labels, valid: valid, seed: seed, batchIndex: index)
+        for k in hits.indices { correct[k] += hits[k] }
+        counted += valid
+    }
+    return Dictionary(uniqueKeysWithValues: zip(evaluator.names, correct.map { Double($0) / Double(max(counted, 1)) }))
+}

@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
                                                  "Objectives", "Loader", "Shards", "Checkpoints"],
                 swiftSettings: fastMath),
-        .target(name: "Evaluation", dependencies: ["Training"], swiftSettings: fastMath),
+        .target(name: "Evaluation", dependencies: ["Training", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
 
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

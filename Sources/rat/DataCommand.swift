@@ -137,14 +137,14 @@ struct DataCommand: ParsableCommand {
                 }
             }
             if !failures.isEmpty {
-                for failure in failures { printError(failure) }
+                for failure in failures { printDataError(failure) }
                 throw ExitCode(1)
             }
         }
     }
 }
 
-private func printError(_ message: String) {
+private func printDataError(_ message: String) {
     FileHandle.standardError.write(Array("error: \(message)\n".utf8).withUnsafeBufferPointer { Foundation.Data(buffer: $0) })
 }
 
@@ -153,7 +153,7 @@ private func runReportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as DataFormatError {
-        printError(error.description)
+        printDataError(error.description)
         throw ExitCode(1)
     }
 }

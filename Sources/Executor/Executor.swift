@@ -30,6 +30,13 @@ public final class Executor {
         arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
         scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
         steps = plan.steps.map { bind($0, base: arena) }
+        for step in steps {
+            switch step {
+            case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
+                precondition(s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
+            default: break
+            }
+        }
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 

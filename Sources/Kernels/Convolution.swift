@@ -1,9 +1,10 @@
 // Convolution as im2col + sgemm, with its two transposes (the vjp in x and in w).
-// Per image and group: col[CgKK, OH·OW] holds the input patches, so that
-//   y[n,g]  = w[g] · col                  (forward)
-//   dcol    = w[g]ᵀ · dy[n,g], dx += col2im(dcol)   (input gradient)
-//   dw[g]  += dy[n,g] · colᵀ               (filter gradient, accumulated over images)
-// A 1×1, stride-1, unpadded convolution needs no col: the input already is one.
+// Images are processed in blocks of B: col[CgKK, B·OH·OW] holds the patches of B images
+// side by side, so each gemm is wide (one image of a late layer gives N = 64 columns,
+// which runs far below the sgemm peak; a block gives thousands). Per block and group:
+//   forward:          t[Og, B·OHW] = w[g] · col,       scattered into y[n, g·Og + o]
+//   input gradient:   dcol = w[g]ᵀ · dy[g] (gathered),  dx += col2im(dcol)
+//   filter gradient:  dw[g] += dy[g] · colᵀ            (accumulated over blocks)
 
 /// Sizes of one convolution: x[N,C,H,W] ⊛ w[O,C/G,K,K] → y[N,O,OH,OW].
 public struct ConvShape: Hashable, Sendable {
@@ -21,22 +22,27 @@ public struct ConvShape: Hashable, Sendable {
     var colRows: Int { cg * k * k }
     var outPlane: Int { oh * ow }
     var inPlane: Int { h * w }
-    /// True when x itself is the col matrix.
-    var isPointwise: Bool { k == 1 && stride == 1 && padding == 0 }
-    /// Floats of scratch one call needs (one image's col for one group).
-    public var scratchElements: Int { isPointwise ? 0 : colRows * outPlane }
+    /// Images per gemm: enough columns (~16K) to run near the sgemm peak, col ≤ 16M floats.
+    public var imagesPerBlock: Int {
+        let wanted = max(1, 16_384 / outPlane)
+        let fit = max(1, 16_777_216 / max(1, colRows * outPlane))
+        return min(n, wanted, fit)
+    }
+    var blockColumns: Int { imagesPerBlock * outPlane }
+    /// Floats of scratch one call needs: a block's col and its gathered output rows.
+    public var scratchElements: Int { (colRows + og) * blockColumns }
     /// Multiply-adds × 2 of the forward (and of each transpose).
     public var flops: Int { 2 * n * o * outPlane * colRows }
 }
 
-/// col[CgKK, OH·OW] ← the patches of one image's channel group xg[Cg,H,W].
-func im2col(_ col: UnsafeMutablePointer<Float>, _ xg: UnsafePointer<Float>, _ s: ConvShape) {
+/// col[CgKK, ld] columns 0..<OH·OW ← the patches of one image's channel group xg[Cg,H,W].
+func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafePointer<Float>, _ s: ConvShape) {
     let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
     parallelRanges(s.colRows, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
         for row in rows {
             let (ch, ky, kx) = (row / (k * k), row / k % k, row % k)
             let src = xg + ch * s.inPlane
-            let dst = col + row * plane
+            let dst = col + row * ld
             // Output columns ox whose input column ix = ox·stride − padding + kx is inside.
             let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
             let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
@@ -60,8 +66,8 @@ func im2col(_ col: UnsafeMutablePointer<Float>, _ xg: UnsafePointer<Float>, _ s:
     }
 }
 
-/// dxg[Cg,H,W] += the adjoint of im2col applied to col[CgKK, OH·OW].
-func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ s: ConvShape) {
+/// dxg[Cg,H,W] += the adjoint of im2col applied to columns 0..<OH·OW of col[CgKK, ld].
+func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
     let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
     // Rows of one channel write to that channel only: split by channel, not by row.
     parallelRanges(s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { channels, _ in
@@ -69,7 +75,7 @@ func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ s
             let dst = dxg + ch * s.inPlane
             for kk in 0..<(k * k) {
                 let (ky, kx) = (kk / k, kk % k)
-                let src = col + (ch * k * k + kk) * plane
+                let src = col + (ch * k * k + kk) * ld
                 let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
                 let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
                 if first >= last { continue }
@@ -85,19 +91,33 @@ func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ s
     }
 }
 
+/// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
+func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
+                   _ y: UnsafeMutablePointer<Float>, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
+    let plane = s.outPlane, ld = s.blockColumns
+    parallelRanges(s.og * images, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
+        for r in rows {
+            let (o, i) = (r / images, r % images)
+            let image = y + ((firstImage + i) * s.o + g * s.og + o) * plane
+            let block = t + o * ld + i * plane
+            if toBlock { block.update(from: image, count: plane) } else { image.update(from: block, count: plane) }
+        }
+    }
+}
+
 public func conv2dForward(_ y: UnsafeMutablePointer<Float>,   // [N,O,OH,OW]
                           _ x: UnsafePointer<Float>,          // [N,C,H,W]
                           _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                           _ s: ConvShape,
-                          scratch col: UnsafeMutablePointer<Float>) { // [CgKK, OH·OW]
-    for image in 0..<s.n {
+                          scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], t [Og, B·OHW]
+    let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
+        let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            let xg = x + (image * s.c + g * s.cg) * s.inPlane
-            if !s.isPointwise { im2col(col, xg, s) }
-            sgemm(y + (image * s.o + g * s.og) * s.outPlane, ldc: s.outPlane,
-                  w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
-                  s.isPointwise ? xg : UnsafePointer(col), ldb: s.outPlane, transposeB: false,
-                  m: s.og, n: s.outPlane, k: s.colRows)
+            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
+            sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
+                  col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
+            copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
         }
     }
 }
@@ -106,16 +126,16 @@ public func conv2dInputGrad(_ dx: UnsafeMutablePointer<Float>,  // [N,C,H,W]
                             _ dy: UnsafePointer<Float>,         // [N,O,OH,OW]
                             _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                             _ s: ConvShape,
-                            scratch col: UnsafeMutablePointer<Float>) { // [CgKK, OH·OW]
-    if !s.isPointwise { dx.update(repeating: 0, count: s.n * s.c * s.inPlane) }
-    for image in 0..<s.n {
+                            scratch: UnsafeMutablePointer<Float>) { // dcol [CgKK, B·OHW], dy block [Og, B·OHW]
+    let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    dx.update(repeating: 0, count: s.n * s.c * s.inPlane)
+    for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
+        let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            let dxg = dx + (image * s.c + g * s.cg) * s.inPlane
-            sgemm(s.isPointwise ? dxg : col, ldc: s.outPlane,
-                  w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
-                  dy + (image * s.o + g * s.og) * s.outPlane, ldb: s.outPlane, transposeB: false,
-                  m: s.colRows, n: s.outPlane, k: s.og)
-            if !s.isPointwise { col2im(dxg, col, s) }
+            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
+                  t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
+            for i in 0..<images { col2im(dx + ((first + i) * s.c + g * s.cg) * s.inPlane, col + i * s.outPlane, rowStride: ld, s) }
         }
     }
 }
@@ -124,15 +144,16 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
                              _ x: UnsafePointer<Float>,          // [N,C,H,W]
                              _ dy: UnsafePointer<Float>,         // [N,O,OH,OW]
                              _ s: ConvShape,
-                             scratch col: UnsafeMutablePointer<Float>) { // [CgKK, OH·OW]
-    for image in 0..<s.n {
+                             scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], dy block [Og, B·OHW]
+    let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
+        let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            let xg = x + (image * s.c + g * s.cg) * s.inPlane
-            if !s.isPointwise { im2col(col, xg, s) }
-            sgemm(dw + g * s.og * s.colRows, ldc: s.colRows,
-                  dy + (image * s.o + g * s.og) * s.outPlane, lda: s.outPlane, transposeA: false,
-                  s.isPointwise ? xg : UnsafePointer(col), ldb: s.outPlane, transposeB: true,
-                  m: s.og, n: s.colRows, k: s.outPlane, beta: image == 0 ? 0 : 1)
+            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
+            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            sgemm(dw + g * s.og * s.colRows, ldc: s.colRows, t, lda: ld, transposeA: false,
+                  col, ldb: ld, transposeB: true, m: s.og, n: s.colRows, k: images * s.outPlane,
+                  beta: first == 0 ? 0 : 1)
         }
     }
 }

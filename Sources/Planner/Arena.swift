@@ -72,7 +72,8 @@ public func convolutionShapes(_ node: Node, _ nodes: [Node]) -> (x: [Int], w: [I
     }
 }
 
-/// Floats of im2col columns a convolution step needs (one image, one group).
+/// Floats of scratch a convolution step needs: col and gathered output rows of one block
+/// of images (the rule of `Kernels.ConvShape.scratchElements`; the executor checks they agree).
 func convolutionScratch(_ op: Op, _ step: Step) -> Int {
     let (x, w, y): ([Int], [Int], [Int])
     switch op {
@@ -82,6 +83,8 @@ func convolutionScratch(_ op: Op, _ step: Step) -> Int {
     default: return 0
     }
     func cols(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
-        w[1] * w[2] * w[3] * y[2] * y[3]
+        let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
+        let images = min(x[0], max(1, 16_384 / plane), max(1, 16_777_216 / max(1, rows * plane)))
+        return (rows + w[0] / c.groups) * images * plane
     }
 }

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Executor
+import Foundation
+import Graph
+import Kernels
+import Models
+
+/// `rat bench`: ms/step of training workloads on random data, achieved GFLOP/s against the
+/// sgemm peak measured in the same run, peak RSS beside the planned arena.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark training steps: time, GFLOP/s, fraction of the sgemm peak, memory.")
+
+    @Option(help: "Models, comma-separated.") var model = "small-cnn"
+    @Option(help: "Workloads, comma-separated: plain, trades, taylor1, taylor12.") var workload = "plain,trades,taylor1,taylor12"
+    @Option(help: "Batch size.") var batch = 128
+    @Option(help: "Timed steps (after one warm-up step); the median is reported.") var steps = 5
+    @Option(help: "OpenBLAS threads (default: as OpenBLAS chose).") var threads: Int?
+    @Flag(help: "One JSON object per line per (model, workload).") var json = false
+    @Flag(help: "Print time per primitive kind.") var profile = false
+    @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
+    var coretype = "Haswell"
+
+    func validate() throws {
+        guard steps >= 1, batch >= 1 else { throw ValidationError("--steps and --batch must be positive") }
+    }
+
+    func run() throws {
+        // OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: re-run ourselves with it set.
+        if coretype != "auto" && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            setenv("OPENBLAS_CORETYPE", coretype, 1)
+            let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+            execv("/proc/self/exe", arguments)
+            throw ValidationError("could not re-execute with OPENBLAS_CORETYPE=\(coretype)")
+        }
+        if let threads { setBlasThreads(threads) }
+        for modelName in model.split(separator: ",").map(String.init) {
+            let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
+            for name in workload.split(separator: ",").map(String.init) {
+                let compileStart = Date()
+                let w = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10)
+                let compileSeconds = Date().timeIntervalSince(compileStart)
+                try w.step()  // warm-up: first touch of every page, OpenBLAS buffers
+                var times = [Double](), peaks = [Double]()
+                let gemm = w.dominantGemm
+                for executor in w.executors { executor.resetProfile(); executor.profiling = profile }
+                for _ in 0..<steps {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try w.step()
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-6)
+                    // The peak is sampled between steps: on a shared machine the load
+                    // changes, and the ratio must compare like with like.
+                    peaks.append(measureSgemmPeak(m: gemm.m, n: gemm.n, k: gemm.k))
+                }
+                let medianMs = times.sorted()[times.count / 2]
+                let peak = peaks.sorted()[peaks.count / 2]
+                let gflopPerStep = Double(w.flopsPerStep) * 1e-9
+                let gflops = gflopPerStep / (medianMs * 1e-3)
+                let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs,
+                                         gflopPerStep: gflopPerStep, gflops: gflops, peakGflops: peak,
+                                         peakRssMb: peakResidentMegabytes(), arenaMb: Double(w.arenaBytes) / 1_048_576,
+                                         compileSeconds: compileSeconds, steps: steps,
+                                         gemmShape: [gemm.m, gemm.n, gemm.k], blasThreads: blasThreads(),
+                                         coretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto")
+                print(json ? result.jsonLine : result.text)
+                if profile { printProfile(w.executors, steps: steps) }
+            }
+        }
+    }
+
+    private func printProfile(_ executors: [Executor], steps: Int) {
+        var total = [Op.Kind: (seconds: Double, steps: Int)]()
+        for e in executors { for (k, v) in e.profile { total[k, default: (0, 0)].seconds += v.seconds; total[k, default: (0, 0)].steps += v.steps } }
+        let all = total.values.reduce(0) { $0 + $1.seconds }
+        for (kind, v) in total.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            let ms = v.seconds * 1e3 / Double(steps)
+            print("  \(kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(format: "%9.1f ms/step %5.1f%%  %6d kernels/step", ms, 100 * v.seconds / all, v.steps / steps))")
+        }
+    }
+}
+
+struct BenchResult {
+    var model, workload: String
+    var batch: Int
+    var medianMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
+    var steps: Int
+    var gemmShape: [Int]
+    var blasThreads: Int
+    var coretype: String
+    var peakFraction: Double { gflops / peakGflops }
+
+    var text: String {
+        String(format: "%@ %@ batch %d: %.1f ms/step (median of %d), %.2f GFLOP/step, %.1f GFLOP/s = %.0f%% of sgemm peak %.1f GFLOP/s (M,N,K = %@), peak RSS %.0f MB, arena %.0f MB, compile %.1f s",
+               model, workload, batch, medianMs, steps, gflopPerStep, gflops, 100 * peakFraction, peakGflops,
+               gemmShape.map(String.init).joined(separator: ","), peakRssMb, arenaMb, compileSeconds)
+    }
+
+    var jsonLine: String {
+        func f(_ x: Double) -> String { String(format: "%.4f", x) }
+        return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),"
+            + "\"gflop_per_step\":\(f(gflopPerStep)),\"gflops\":\(f(gflops)),\"peak_gflops\":\(f(peakGflops)),"
+            + "\"peak_fraction\":\(f(peakFraction)),\"peak_rss_mb\":\(f(peakRssMb)),\"arena_mb\":\(f(arenaMb)),"
+            + "\"steps\":\(steps),\"compile_s\":\(f(compileSeconds)),\"peak_gemm_mnk\":\(gemmShape),\"blas_threads\":\(blasThreads),\"openblas_coretype\":\"\(coretype)\"}"
+    }
+}
+
+/// Best GFLOP/s of a few sgemm calls of one shape (the same-run peak the bench compares against).
+func measureSgemmPeak(m: Int, n: Int, k: Int, repeats: Int = 5) -> Double {
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+    a.initialize(repeating: 0.5, count: m * k)
+    b.initialize(repeating: 0.25, count: k * n)
+    c.initialize(repeating: 0, count: m * n)
+    var best = 0.0
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        sgemm(c, ldc: n, a, lda: k, transposeA: false, b, ldb: n, transposeB: false, m: m, n: n, k: k)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        best = max(best, 2 * Double(m * n * k) / seconds * 1e-9)
+    }
+    return best
+}
+
+/// VmHWM of this process, in MB.
+func peakResidentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}

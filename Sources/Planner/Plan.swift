@@ -91,8 +91,8 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
     // Storage: which node's buffer holds each node's value (reshape aliases its operand).
     var storage = Array(nodes.indices)
     var steps = [(node: Int, step: Step)]()
-    let placeholder = BufferRef(offset: -1, shape: [])
-    func ref(_ i: Int) -> BufferRef { BufferRef(offset: storage[i], shape: nodes[i].shape) }  // offset = storage node, resolved below
+    // Until the arena is laid out, a BufferRef's offset holds the node that owns the storage.
+    func ref(_ i: Int) -> BufferRef { BufferRef(offset: storage[i], shape: nodes[i].shape) }
 
     for (i, node) in nodes.enumerated() {
         switch node.op {
@@ -141,7 +141,6 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
                                   kind: node.op.kind, flops: primitiveFlops(node, nodes))))
         }
     }
-    _ = placeholder
 
     // Lifetimes, in step indices; inputs and outputs live for the whole run.
     let end = steps.count

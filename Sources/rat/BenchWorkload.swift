@@ -151,9 +151,8 @@ final class BenchWorkload {
     var dominantGemm: (m: Int, n: Int, k: Int) {
         var best = (flops: 0, m: 256, n: 256, k: 256)
         for step in train.plan.steps where step.kind == .conv2d && step.flops > best.flops {
-            let (x, w, y) = (step.operands[0].shape, step.operands[1].shape, step.output.shape)
+            let (w, y) = (step.operands[1].shape, step.output.shape)
             best = (step.flops, w[0], y[0] * y[2] * y[3], w[1] * w[2] * w[3])
-            _ = x
         }
         return (best.m, best.n, best.k)
     }

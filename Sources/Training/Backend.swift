@@ -2,42 +2,87 @@ import Executor
 import Graph
 import Planner
 
-/// A graph compiled for repeated runs. Training feeds Float32 buffers by input name and
-/// reads outputs by index; which backend runs it is the caller's choice.
+/// A graph compiled for repeated runs. Inputs are written in place into the graph's own
+/// storage and outputs read in place, so a step that runs a graph many times (the attack)
+/// copies only what changes between runs.
 public protocol CompiledGraph: AnyObject {
     var graph: Graph { get }
-    /// Runs the graph on the fed inputs (inputs the graph does not declare are ignored).
-    func run(_ feed: [String: [Float]]) throws -> [[Float]]
+    /// Storage of a declared input, to write into before `run()`.
+    func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float>
+    func run() throws
+    /// Output `index` of the last run; valid until the next run.
+    func output(_ index: Int) -> UnsafeBufferPointer<Float>
+}
+
+extension CompiledGraph {
+    /// Copies `values` into an input after checking its size.
+    public func setInput(_ name: String, _ values: some Collection<Float>) throws {
+        let buffer = try input(name)
+        guard values.count == buffer.count else {
+            throw RunError.shapeMismatch(input: name, expected: shape(of: name), got: [values.count])
+        }
+        _ = buffer.update(fromContentsOf: values)
+    }
+
+    public var inputNames: [String] { graph.inputs.map(\.name) }
+
+    public func declares(_ name: String) -> Bool { graph.inputNode(named: name) != nil }
+
+    func shape(of name: String) -> [Int] { graph.inputNode(named: name).map { graph.nodes[$0].shape } ?? [] }
+
+    /// Feeds every declared input from `feed`, runs, and returns copies of all outputs.
+    public func run(_ feed: [String: [Float]]) throws -> [[Float]] {
+        for name in inputNames {
+            guard let values = feed[name] else { throw RunError.missingInput(name) }
+            try setInput(name, values)
+        }
+        try run()
+        return graph.outputs.indices.map { Array(output($0)) }
+    }
 }
 
 /// Compiles graphs for a backend.
 public typealias GraphCompiler = @Sendable (Graph) throws -> any CompiledGraph
 
 /// The Double reference backend behind the `CompiledGraph` interface: slow, for checks
-/// (gradcheck on a recipe, tests of the training loop on tiny models).
+/// (gradient checks of a recipe's loss, tests of the training loop on tiny models).
 public final class ReferenceGraph: CompiledGraph {
     public let graph: Graph
-    private let declared: [String: [Int]]
+    private var inputs: [String: UnsafeMutableBufferPointer<Float>] = [:]
+    private var outputs: [UnsafeMutableBufferPointer<Float>] = []
 
     public init(_ graph: Graph) {
         self.graph = graph
-        declared = Dictionary(graph.inputs.map { ($0.name, graph.nodes[$0.node].shape) }, uniquingKeysWith: { a, _ in a })
-    }
-
-    public func run(_ feed: [String: [Float]]) throws -> [[Float]] {
-        var inputs = [String: DTensor]()
-        for (name, shape) in declared {
-            guard let values = feed[name] else { throw RunError.missingInput(name) }
-            guard values.count == shape.reduce(1, *) else {
-                throw RunError.shapeMismatch(input: name, expected: shape, got: [values.count])
-            }
-            inputs[name] = DTensor(shape: shape, data: values.map(Double.init))
+        for (name, node) in graph.inputs {
+            inputs[name] = .allocate(capacity: graph.nodes[node].elementCount)
+            inputs[name]!.initialize(repeating: 0)
         }
-        return try evaluateReference(graph, inputs: inputs).map { $0.data.map(Float.init) }
+        outputs = graph.outputs.map { .allocate(capacity: graph.nodes[$0].elementCount) }
+        for o in outputs { o.initialize(repeating: 0) }
     }
-}
 
-public let referenceCompiler: GraphCompiler = { ReferenceGraph($0) }
+    deinit {
+        for buffer in inputs.values { buffer.deallocate() }
+        for buffer in outputs { buffer.deallocate() }
+    }
+
+    public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
+        guard let buffer = inputs[name] else { throw RunError.missingInput(name) }
+        return buffer
+    }
+
+    public func run() throws {
+        var values = [String: DTensor]()
+        for (name, node) in graph.inputs {
+            values[name] = DTensor(shape: graph.nodes[node].shape, data: inputs[name]!.map(Double.init))
+        }
+        for (buffer, value) in zip(outputs, try evaluateReference(graph, inputs: values)) {
+            for i in buffer.indices { buffer[i] = Float(value.data[i]) }
+        }
+    }
+
+    public func output(_ index: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(outputs[index]) }
+}
 
 /// The planned Float32 executor behind the `CompiledGraph` interface.
 public final class FastGraph: CompiledGraph {
@@ -49,16 +94,14 @@ public final class FastGraph: CompiledGraph {
         executor = Executor(plan: plan(graph))
     }
 
-    public func run(_ feed: [String: [Float]]) throws -> [[Float]] {
-        for (name, shape) in executor.inputs {
-            guard let values = feed[name] else { throw RunError.missingInput(name) }
-            guard values.count == shape.reduce(1, *) else { throw RunError.shapeMismatch(input: name, expected: shape, got: [values.count]) }
-            let buffer = try executor.inputBuffer(named: name)
-            values.withUnsafeBufferPointer { _ = buffer.update(fromContentsOf: $0) }
-        }
-        executor.run()
-        return graph.outputs.indices.map { Array(executor.outputBuffer($0)) }
+    public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
+        try executor.inputBuffer(named: name)
     }
+
+    public func run() throws { executor.run() }
+
+    public func output(_ index: Int) -> UnsafeBufferPointer<Float> { executor.outputBuffer(index) }
 }
 
+public let referenceCompiler: GraphCompiler = { ReferenceGraph($0) }
 public let fastCompiler: GraphCompiler = { FastGraph($0) }

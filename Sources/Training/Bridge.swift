@@ -68,3 +68,18 @@ public func globMatches(_ pattern: String, _ name: String) -> Bool {
     while pi < p.count && p[pi] == "*" { pi += 1 }
     return pi == p.count
 }
+
+/// The training attack's start (`threat.random_start`, `init`, `init_scale`).
+public func attackStart(_ spec: ThreatSpec) -> AttackStart {
+    guard spec.randomStart else { return .clean }
+    switch spec.initialization {
+    case .normal: return .normal(scale: spec.initScale)
+    case .uniform: return .uniform(norm: threatModel(spec).norm, epsilon: spec.eps.value)
+    }
+}
+
+/// An evaluation attack's start: uniform in its ε-ball when it has a random start (FGSM never does).
+public func attackStart(_ attack: EvalAttack) -> AttackStart {
+    guard attack.randomStart && attack.kind != .fgsm else { return .clean }
+    return .uniform(norm: attack.norm == .linf ? .linf : .l2, epsilon: attack.eps.value)
+}

@@ -1,10 +1,12 @@
 import Graph
+import Loader
 import Models
 import Objectives
 import Recipe
 
-/// Accuracy of a model (eval-mode BN) on clean inputs and under the recipe's evaluation
-/// attacks, compiled once per batch shape and reused across batches.
+/// Accuracy of a model (eval-mode BN) on clean inputs and under evaluation attacks,
+/// compiled once per batch shape. Weights are loaded once; batches then only write
+/// images and labels.
 public final class RobustnessEvaluator {
     let logits: any CompiledGraph
     let attacks: [(spec: EvalAttack, step: any CompiledGraph)]
@@ -25,47 +27,41 @@ public final class RobustnessEvaluator {
         }
     }
 
+    public var names: [String] { ["clean"] + attacks.map(\.spec.name) }
+
+    /// Writes parameters and BN buffers (by name) into every graph.
+    public func load(weights: [String: [Float]]) throws {
+        for graph in [logits] + attacks.map(\.step) {
+            for name in graph.inputNames where weights[name] != nil { try graph.setInput(name, weights[name]!) }
+        }
+    }
+
     /// Correct counts (clean first, then per attack) on one batch of exactly `batch` rows;
     /// the first `valid` rows count (a last partial batch is padded by repetition).
-    public func correct(weights: [String: [Float]], images: [Float], labels: [Int32], valid: Int,
-                        seed: UInt64, batchIndex: Int) throws -> [Int] {
+    public func correct(images: [Float], labels: [Int32], valid: Int, seed: UInt64, batchIndex: Int) throws -> [Int] {
         var onehot = [Float](repeating: 0, count: labels.count * classes)
         for (i, y) in labels.enumerated() { onehot[i * classes + Int(y)] = 1 }
-        var feed = weights
-        feed["input"] = images
-        feed["input/clean"] = images
-        feed["label"] = onehot
-        var counts = [count(try logits.run(feed)[0], labels, valid)]
+        try logits.setInput("input", images)
+        try logits.run()
+        var counts = [count(logits.output(0), labels, valid)]
         for (k, attack) in attacks.enumerated() {
             var rng = keyedGenerator(seed: seed, epoch: -1 - k, batch: batchIndex, purpose: 3)
-            var x = images
-            let spec = attack.spec
-            if spec.randomStart && spec.kind != .fgsm {
-                let eps = spec.eps.value
-                if spec.norm == .linf {
-                    x = images.map { min(max($0 + Float((rng.uniform() * 2 - 1) * eps), 0), 1) }
-                } else {
-                    // A random direction scaled to a uniform radius in the ℓ2 ball, per image.
-                    let d = images.count / batch
-                    for n in 0..<batch {
-                        let dir = (0..<d).map { _ in rng.normal() }
-                        let norm = dir.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                        let r = eps * rng.uniform()
-                        for j in 0..<d { x[n * d + j] = min(max(images[n * d + j] + Float(dir[j] / norm * r), 0), 1) }
-                    }
-                }
+            try attack.step.setInput("input/clean", images)
+            try attack.step.setInput("label", onehot)
+            let x = try attack.step.input("input/adversarial")
+            _ = x.update(fromContentsOf: startingPoint(images, count: batch, attackStart(attack.spec), &rng))
+            for _ in 0..<(attack.spec.kind == .fgsm ? 1 : attack.spec.steps) {
+                try attack.step.run()
+                _ = x.update(fromContentsOf: attack.step.output(0))
             }
-            for _ in 0..<(spec.kind == .fgsm ? 1 : spec.steps) {
-                feed["input/adversarial"] = x
-                x = try attack.step.run(feed)[0]
-            }
-            feed["input"] = x
-            counts.append(count(try logits.run(feed)[0], labels, valid))
+            try logits.setInput("input", x)
+            try logits.run()
+            counts.append(count(logits.output(0), labels, valid))
         }
         return counts
     }
 
-    func count(_ logits: [Float], _ labels: [Int32], _ valid: Int) -> Int {
+    func count(_ logits: UnsafeBufferPointer<Float>, _ labels: [Int32], _ valid: Int) -> Int {
         var hits = 0
         for i in 0..<valid {
             let row = logits[(i * classes)..<((i + 1) * classes)]
@@ -73,6 +69,29 @@ public final class RobustnessEvaluator {
         }
         return hits
     }
+}
 
-    public var names: [String] { ["clean"] + attacks.map(\.spec.name) }
+/// Runs the evaluator over a split in fixed-size batches (the last one padded by repeating
+/// its rows, which are not counted). Returns accuracy per name (clean, then attacks).
+public func measureAccuracy(evaluator: RobustnessEvaluator, weights: [String: [Float]], split: SplitData,
+                            batch: Int, limit: Int?, seed: UInt64) throws -> [String: Double] {
+    try evaluator.load(weights: weights)
+    let loader = BatchLoader(split: split, batchSize: batch, seed: seed, dropLast: false, prefetch: false)
+    let total = min(split.count, limit ?? split.count)
+    var correct = [Int](repeating: 0, count: evaluator.names.count)
+    var counted = 0
+    for (index, b) in loader.batches(epoch: 0).enumerated() where counted < total {
+        var images = b.images, labels = b.labels
+        let per = images.count / max(b.count, 1)
+        while labels.count < batch {
+            let row = labels.count % b.count
+            labels.append(b.labels[row])
+            images.append(contentsOf: b.images[(row * per)..<((row + 1) * per)])
+        }
+        let valid = min(b.count, total - counted)
+        let hits = try evaluator.correct(images: images, labels: labels, valid: valid, seed: seed, batchIndex: index)
+        for k in hits.indices { correct[k] += hits[k] }
+        counted += valid
+    }
+    return Dictionary(uniqueKeysWithValues: zip(evaluator.names, correct.map { Double($0) / Double(max(counted, 1)) }))
 }

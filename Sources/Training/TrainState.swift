@@ -55,16 +55,14 @@ extension Array where Element == Float {
 
 /// SGD with momentum and weight decay, exactly PyTorch's update:
 /// d = g + λw; v = μv + d; w −= lr·(nesterov ? d + μv : v).
-func sgdUpdate(weights w: inout [Float], gradient g: [Float], velocity v: inout [Float],
+func sgdUpdate(weights w: inout [Float], gradient g: UnsafeBufferPointer<Float>, velocity v: inout [Float],
                lr: Float, momentum mu: Float, weightDecay wd: Float, nesterov: Bool) {
     w.withUnsafeMutableBufferPointer { w in
         v.withUnsafeMutableBufferPointer { v in
-            g.withUnsafeBufferPointer { g in
-                for i in 0..<w.count {
-                    let d = g[i] + wd * w[i]
-                    v[i] = mu * v[i] + d
-                    w[i] -= lr * (nesterov ? d + mu * v[i] : v[i])
-                }
+            for i in 0..<w.count {
+                let d = g[i] + wd * w[i]
+                v[i] = mu * v[i] + d
+                w[i] -= lr * (nesterov ? d + mu * v[i] : v[i])
             }
         }
     }

@@ -78,7 +78,7 @@ public final class Trainer {
         while state.epoch < epochs {
             let lr = recipe.optim.lr * recipe.schedule.lr.factor(atEpoch: state.epoch, of: epochs)
             let started = Date()
-            var sums = [String: Double](), seen = 0
+            var sums = [String: Double](), seen = 0, stepsThisEpoch = 0
             for batch in train.batches(epoch: state.epoch, startingAt: state.batch) {
                 if stop.requested || maxSteps.map({ stepsThisRun >= $0 }) == true {
                     try saveCheckpoint(state, to: lastPath)
@@ -88,6 +88,7 @@ public final class Trainer {
                 let report = try program.step(&state, images: batch.images, labels: batch.labels, lr: lr)
                 state.batch += 1
                 stepsThisRun += 1
+                stepsThisEpoch += 1
                 seen += batch.count
                 sums["total", default: 0] += report.total
                 for (k, v) in report.terms { sums[k, default: 0] += v }
@@ -100,7 +101,7 @@ public final class Trainer {
                 }
             }
             let seconds = Date().timeIntervalSince(started)
-            let steps = Double(max(train.batchesPerEpoch, 1))
+            let steps = Double(max(stepsThisEpoch, 1))
             var metrics: [String: Any] = ["epoch": state.epoch + 1, "lr": lr, "seconds": seconds,
                                           "samples_per_second": Double(seen) / max(seconds, 1e-9),
                                           "loss": sums.mapValues { $0 / steps }]
@@ -137,28 +138,4 @@ public final class Trainer {
                             split: split, batch: recipe.schedule.batch, limit: recipe.eval.examples,
                             seed: UInt64(bitPattern: Int64(recipe.seed)))
     }
-}
-
-/// Runs the evaluator over a split in fixed-size batches (the last one padded by repeating
-/// its rows, which are not counted). Returns accuracy per name (clean, then attacks).
-public func measureAccuracy(evaluator: RobustnessEvaluator, weights: [String: [Float]], split: SplitData,
-                            batch: Int, limit: Int?, seed: UInt64) throws -> [String: Double] {
-    let loader = BatchLoader(split: split, batchSize: batch, seed: seed, dropLast: false, prefetch: false)
-    let total = min(split.count, limit ?? split.count)
-    var correct = [Int](repeating: 0, count: evaluator.names.count)
-    var counted = 0
-    for (index, b) in loader.batches(epoch: 0).enumerated() where counted < total {
-        var images = b.images, labels = b.labels
-        let per = images.count / max(b.count, 1)
-        while labels.count < batch {
-            let row = labels.count % b.count
-            labels.append(b.labels[row])
-            images.append(contentsOf: b.images[(row * per)..<((row + 1) * per)])
-        }
-        let valid = min(b.count, total - counted)
-        let hits = try evaluator.correct(weights: weights, images: images, labels: labels, valid: valid, seed: seed, batchIndex: index)
-        for k in hits.indices { correct[k] += hits[k] }
-        counted += valid
-    }
-    return Dictionary(uniqueKeysWithValues: zip(evaluator.names, correct.map { Double($0) / Double(max(counted, 1)) }))
 }

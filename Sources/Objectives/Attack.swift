@@ -49,7 +49,7 @@ public func buildAttackStepGraph(model: any Model, inputShape: [Int], classes: I
     let withGradient = vjp(forward, of: 0, wrt: ["input/adversarial"])
 
     let b = GraphBuilder(withGradient)
-    let x = b.tensor(withGradient.nodes.firstIndex { $0.op == .input("input/adversarial") }!)
+    let x = b.tensor(withGradient.inputNode(named: "input/adversarial")!)
     let clean = b.input("input/clean", shape: inputShape)
     let gradient = b.tensor(withGradient.outputs[1])
     let next: Tensor

@@ -43,18 +43,16 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
     let inputsUsed = [InputKind.clean, .adversarial].filter { kind in views.contains { $0.input == kind } }
     let maxOrder = views.map(\.order).max() ?? 0
 
-    // G0: forward passes. Outputs: logits per used input, then the clean pass's BN statistics.
+    // G0: forward passes. Outputs: logits per used input, then the BN statistics of the
+    // first pass (the clean one when the loss uses clean inputs; Madry's uses only s').
     let builder = GraphBuilder()
     let scope = Scope(builder: builder, mode: .train)
     var outputs = [Tensor]()
-    var statistics = [BatchStatistics]()
     for kind in inputsUsed {
-        let before = scope.statistics.count
         outputs.append(model.logits(builder.input("input/\(kind.rawValue)", shape: inputShape), scope))
-        if kind == .clean || statistics.isEmpty && inputsUsed == [.adversarial] {
-            statistics = Array(scope.statistics[before...])
-        }
     }
+    let layersPerPass = scope.statistics.count / max(inputsUsed.count, 1)
+    let statistics = Array(scope.statistics.prefix(layersPerPass))
     let forwardCount = outputs.count
     for s in statistics { outputs += [s.mean, s.variance] }
     let primalCount = outputs.count

@@ -11,20 +11,13 @@ struct Check: ParsableCommand {
     @Argument(help: "The recipe file (YAML).")
     var recipe: String
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a value: key.path=value (repeatable).", valueName: "key.path=value"))
-    var overrides: [String] = []
+    @OptionGroup var overrides: RecipeOverrides
 
     @Flag(name: .customLong("no-data"), help: "Do not look for the dataset's manifest.json.")
     var skipDataset = false
 
     func run() throws {
-        let loaded: Recipe
-        do {
-            loaded = try RecipeLoader.load(path: recipe, overrides: overrides)
-        } catch let error as RecipeError {
-            printError(error.description)
-            throw ExitCode(1)
-        }
+        let loaded = try overrides.load(recipe)
         let diagnostics = check(loaded, options: CheckOptions(inspectDataset: !skipDataset))
         for diagnostic in diagnostics { printError(diagnostic.description) }
         let errors = diagnostics.filter { $0.severity == .error }.count
@@ -32,9 +25,4 @@ struct Check: ParsableCommand {
         print("\(recipe): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
         if errors > 0 { throw ExitCode(1) }
     }
-}
-
-/// Diagnostics go to standard error, like a compiler's, so `rat config show` output stays clean YAML.
-func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -15,16 +15,10 @@ struct ConfigCommand: ParsableCommand {
         @Argument(help: "The recipe file (YAML).")
         var recipe: String
 
-        @Option(name: .customLong("set"), help: ArgumentHelp("Override a value: key.path=value (repeatable).", valueName: "key.path=value"))
-        var overrides: [String] = []
+        @OptionGroup var overrides: RecipeOverrides
 
         func run() throws {
-            do {
-                print(renderYAML(try RecipeLoader.load(path: recipe, overrides: overrides)), terminator: "")
-            } catch let error as RecipeError {
-                printError(error.description)
-                throw ExitCode(1)
-            }
+            print(renderYAML(try overrides.load(recipe)), terminator: "")
         }
     }
 }

@@ -12,8 +12,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The recipe (default: the run folder's recipe.yaml).")
     var recipe: String?
 
-    @Option(name: .customLong("set"), help: "Override a recipe key: key.path=value (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var overrides: RecipeOverrides
 
     @Option(help: "Split to evaluate on (default: the recipe's eval.split).")
     var split: String?
@@ -24,7 +23,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) else {
-            FileHandle.standardError.write(Data("error: \(target): no such run folder or checkpoint\n".utf8))
+            printError("error: \(target): no such run folder or checkpoint")
             throw ExitCode(1)
         }
         let folder = isFolder.boolValue ? target : (target as NSString).deletingLastPathComponent
@@ -32,13 +31,13 @@ struct Eval: ParsableCommand {
             ? (FileManager.default.fileExists(atPath: target + "/best.safetensors") ? target + "/best.safetensors" : target + "/last.safetensors")
             : target
         let recipePath = recipe ?? folder + "/recipe.yaml"
-        let loaded = try loadRecipe(recipePath, overrides)
+        let loaded = try overrides.load(recipePath)
         do {
             let report = try evaluate(recipe: loaded, checkpoint: checkpoint, split: split)
             if !json { print("\(report.checkpoint) on \(report.split) (\(report.examples) examples):\n\(report.markdown)") }
             print(report.json)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            printError("error: \(error)")
             throw ExitCode(1)
         }
     }

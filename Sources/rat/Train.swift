@@ -9,8 +9,7 @@ struct Train: ParsableCommand {
     @Argument(help: "The recipe (YAML).")
     var recipe: String
 
-    @Option(name: .customLong("set"), help: "Override a recipe key: key.path=value (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var overrides: RecipeOverrides
 
     @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint.")
     var resume = false
@@ -19,22 +18,22 @@ struct Train: ParsableCommand {
     var stopAfterSteps: Int?
 
     func run() throws {
-        let recipe = try loadRecipe(recipe, overrides)
-        let trainer = try Trainer(recipe: recipe, resume: resume) { print($0) }
+        let recipe = try overrides.load(recipe)
+        let trainer: Trainer
+        do { trainer = try Trainer(recipe: recipe, resume: resume, log: printLine) } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         let stop = StopFlag()
         let source = interruptSource { stop.request() }
         defer { source.cancel() }
-        let finished = try trainer.run(stop: stop, maxSteps: stopAfterSteps)
+        let finished: Bool
+        do { finished = try trainer.run(stop: stop, maxSteps: stopAfterSteps) } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
         if !finished { throw ExitCode(stop.requested ? 130 : 0) }
         print("finished: \(trainer.lastPath)" + (FileManager.default.fileExists(atPath: trainer.bestPath) ? ", best \(trainer.bestPath)" : ""))
-    }
-}
-
-/// Loads a recipe, printing its error with file:line:col on failure.
-func loadRecipe(_ path: String, _ overrides: [String]) throws -> Recipe {
-    do { return try RecipeLoader.load(path: path, overrides: overrides) } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(2)
     }
 }
 
@@ -45,4 +44,10 @@ func interruptSource(_ handler: @escaping @Sendable () -> Void) -> DispatchSourc
     source.setEventHandler(handler: handler)
     source.resume()
     return source
+}
+
+/// Writes a progress line unbuffered, so it appears as it happens even when standard output
+/// is a file or a pipe.
+func printLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

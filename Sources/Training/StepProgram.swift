@@ -8,8 +8,10 @@ import Recipe
 ///   1. draw u ~ N(0, σ²) on the noisy parameters (keyed by seed, epoch and batch);
 ///   2. attack on w + u (if the recipe lets the attack see the noise), eval-mode BN unless
 ///      the recipe says otherwise: clean target logits once, then k projected steps;
-///   3. the loss graph at w with tangent u: terms, total, ∂total/∂w, clean BN statistics;
-///   4. SGD with momentum and weight decay; BN running statistics from the clean pass.
+///   3. AWP (when on and past its warm-up): w ← w + γ·v from a proxy step on the zeroth-order loss;
+///   4. the loss graph at w with tangent u: terms, total, ∂total/∂w, clean BN statistics;
+///   5. SGD with momentum and weight decay; BN running statistics from the clean pass;
+///      AWP's γ·v is subtracted again.
 /// Inputs are written in place into each graph's storage; the attack loop copies only the
 /// adversarial batch between its runs.
 public final class StepProgram {
@@ -24,41 +26,29 @@ public final class StepProgram {
     public let target: (any CompiledGraph)?
     /// Parameters that get noise (empty when the recipe has none).
     public let noisy: [ParameterInfo]
+    /// AWP's proxy loss (the recipe's zeroth-order terms) and its gradient, when AWP is on.
+    public let proxy: (any CompiledGraph)?
+    let proxyGraph: TrainingGraph?
 
     public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, compiler: GraphCompiler) throws {
         self.recipe = recipe
         self.model = model
         self.inputShape = inputShape
         self.classes = classes
-        let terms = try lossTerms(recipe)
-        let selected: (String) -> Bool = { name in recipe.noise.params.contains { globMatches($0, name) } }
-        training = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: terms,
-                                      noiseParameters: selected)
-        if !training.noiseParameters.isEmpty && !recipe.noise.isActive {
-            throw TrainingError("\(recipe.locations.location(of: "noise")): the loss uses Taylor views J(·)/H(·), "
-                                + "which need weight noise, but noise is disabled (noise.enabled/sigma)")
-        }
-        noisy = recipe.noise.isActive ? training.parameters.filter { selected($0.name) } : []
-        loss = try compiler(training.graph)
-        if terms.contains(where: { $0.views.contains { $0.input == .adversarial } }) {
-            let objective: AttackObjective = switch recipe.attack.objective {
-            case .kl: .kl
-            case .ce: .crossEntropy
-            case .cw: .carliniWagner(kappa: recipe.attack.kappa)
-            }
-            let mode: NormalizationMode = recipe.attack.modelMode == .eval ? .eval : .train
-            attack = try compiler(buildAttackStepGraph(model: model, inputShape: inputShape, classes: classes,
-                                                       objective: objective, threat: threatModel(recipe.threat), mode: mode))
-            target = objective == .kl ? try compiler(buildLogitsGraph(model: model, inputShape: inputShape, mode: mode)) : nil
-        } else {
-            attack = nil
-            target = nil
-        }
+        let graphs = try StepGraphs(recipe: recipe, model: model, inputShape: inputShape, classes: classes)
+        training = graphs.training
+        noisy = graphs.noisy
+        loss = try compiler(graphs.training.graph)
+        attack = try graphs.attack.map(compiler)
+        target = try graphs.target.map(compiler)
+        proxy = try graphs.proxy.map { try compiler($0.graph) }
+        proxyGraph = graphs.proxy
     }
 
     /// The compiled graphs with how many times each runs per step (for FLOP counts, profiles).
     public var graphs: [(graph: any CompiledGraph, runsPerStep: Int)] {
         [(loss, 1)] + (attack.map { [($0, recipe.threat.steps)] } ?? []) + (target.map { [($0, 1)] } ?? [])
+            + (proxy.map { [($0, 1)] } ?? [])
     }
 
     /// What one step reports.
@@ -110,7 +100,12 @@ public final class StepProgram {
             adversarial = Array(x)
         }
 
-        // 3. Loss and gradients at w.
+        // 3. AWP: move w to w + γ·v before the loss, take the step there, move back after.
+        let perturbation = try adversarialWeightPerturbation(state, images: images, adversarial: adversarial, onehot: onehot)
+        for (name, v) in perturbation { add(v, to: &state.parameters[name]!, sign: 1) }
+        defer { for (name, v) in perturbation { add(v, to: &state.parameters[name]!, sign: -1) } }
+
+        // 4. Loss and gradients at w (+ γ·v).
         for p in training.parameters { try loss.setInput(p.name, state.parameters[p.name]!) }
         if loss.declares("input/clean") { try loss.setInput("input/clean", images) }
         if loss.declares("input/adversarial") { try loss.setInput("input/adversarial", adversarial) }
@@ -126,9 +121,40 @@ public final class StepProgram {
             throw TrainingError("loss is \(total) at epoch \(state.epoch + 1), batch \(state.batch + 1) (step \(state.step + 1)); "
                                 + "first non-finite term: '\(culprit)'. The last good checkpoint is kept.")
         }
-        // 4. Update.
+        // 5. Update (at the perturbed weights, as the AWP reference does; the deferred
+        //    restore then subtracts γ·v).
         if update { apply(to: &state, lr: lr) }
         return Report(total: total, terms: terms)
+    }
+
+    /// AWP (Wu et al. 2020, as its TRADES reference runs it): one proxy SGD step on the
+    /// negated zeroth-order loss gives Δ = proxy_lr·∇L; for every weight with more than one
+    /// dimension, v = ‖w‖/(‖Δ‖ + 1e-20)·Δ. Returns γ·v per weight, empty before the warm-up
+    /// ends (the reference's 1-based `epoch >= awp_warmup`).
+    public func adversarialWeightPerturbation(_ state: TrainState, images: [Float], adversarial: [Float],
+                                       onehot: [Float]) throws -> [String: [Float]] {
+        guard let proxy, let proxyGraph, state.epoch + 1 >= recipe.awp.warmup else { return [:] }
+        for p in proxyGraph.parameters { try proxy.setInput(p.name, state.parameters[p.name]!) }
+        if proxy.declares("input/clean") { try proxy.setInput("input/clean", images) }
+        if proxy.declares("input/adversarial") { try proxy.setInput("input/adversarial", adversarial) }
+        try proxy.setInput("label", onehot)
+        for term in proxyGraph.terms { try proxy.setInput("weight/\(term.name)", [Float(term.weight)]) }
+        try proxy.run()
+        var perturbation = [String: [Float]]()
+        let (gamma, proxyLR) = (recipe.awp.gamma, recipe.awp.proxyLR)
+        for (i, p) in proxyGraph.parameters.enumerated() where p.shape.count > 1 && p.name.hasSuffix("weight") {
+            let gradient = proxy.output(proxyGraph.layout.gradients.lowerBound + i)
+            let w = state.parameters[p.name]!
+            let weightNorm = w.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let stepNorm = proxyLR * gradient.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let scale = Float(gamma * weightNorm / (stepNorm + 1e-20) * proxyLR)
+            perturbation[p.name] = gradient.map { $0 * scale }
+        }
+        return perturbation
+    }
+
+    private func add(_ v: [Float], to w: inout [Float], sign: Float) {
+        for i in w.indices { w[i] += sign * v[i] }
     }
 
     func apply(to state: inout TrainState, lr: Double) {

@@ -1,0 +1,53 @@
+import Graph
+import Models
+import Objectives
+import Recipe
+
+/// The uncompiled graphs of a recipe's training step, for `StepProgram` to compile and for
+/// `rat plan` to inspect:
+///   training  the loss at w with tangent u (terms, total, ∂total/∂w, BN statistics)
+///   attack    one projected ascent step on the training objective (w or w + u fed)
+///   target    clean logits, the KL attack's fixed target
+///   proxy     AWP's proxy loss: the recipe's zeroth-order terms and their gradient
+public struct StepGraphs {
+    public var training: TrainingGraph
+    public var attack: Graph?
+    public var target: Graph?
+    public var proxy: TrainingGraph?
+    /// Parameters that get noise (empty when the recipe has none).
+    public var noisy: [ParameterInfo]
+
+    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int) throws {
+        let terms = try lossTerms(recipe)
+        let selected: (String) -> Bool = { name in recipe.noise.params.contains { globMatches($0, name) } }
+        training = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: terms,
+                                      noiseParameters: selected)
+        if !training.noiseParameters.isEmpty && !recipe.noise.isActive {
+            throw TrainingError("\(recipe.locations.location(of: "noise")): the loss uses Taylor views J(·)/H(·), "
+                                + "which need weight noise, but noise is disabled (noise.enabled/sigma)")
+        }
+        noisy = recipe.noise.isActive ? training.parameters.filter { selected($0.name) } : []
+        if terms.contains(where: { $0.views.contains { $0.input == .adversarial } }) {
+            let objective: AttackObjective = switch recipe.attack.objective {
+            case .kl: .kl
+            case .ce: .crossEntropy
+            case .cw: .carliniWagner(kappa: recipe.attack.kappa)
+            }
+            let mode: NormalizationMode = recipe.attack.modelMode == .eval ? .eval : .train
+            attack = buildAttackStepGraph(model: model, inputShape: inputShape, classes: classes,
+                                          objective: objective, threat: threatModel(recipe.threat), mode: mode)
+            target = objective == .kl ? buildLogitsGraph(model: model, inputShape: inputShape, mode: mode) : nil
+        }
+        if recipe.awp.enabled {
+            // AWP ascends the plain adversarial objective: the zeroth-order terms (CE + β·KL
+            // for TRADES-style losses, CE on s' for Madry), as the AWP reference code does.
+            let zeroth = terms.filter { $0.views.allSatisfy { $0.order == 0 } }
+            guard !zeroth.isEmpty else {
+                throw TrainingError("\(recipe.locations.location(of: "awp")): AWP needs a zeroth-order loss term "
+                                    + "(on clean or adversarial logits) to build its weight perturbation")
+            }
+            proxy = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: zeroth,
+                                       noiseParameters: { _ in false })
+        }
+    }
+}

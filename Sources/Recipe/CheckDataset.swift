@@ -9,7 +9,9 @@ func checkDataset(_ recipe: Recipe, options: CheckOptions, _ findings: inout Fin
     let folder = path.hasPrefix("/") ? path : base + "/" + path
     let manifestPath = folder + "/manifest.json"
     guard let bytes = FileManager.default.contents(atPath: manifestPath) else {
-        findings.error("dataset not found at '\(path)' (no manifest.json there)", at: "data.path")
+        findings.error("dataset not found at '\(path)' (no manifest.json there); prepare it with "
+                       + "`rat data prepare --format <format> <source> \(path)`, or check the recipe alone with --no-data",
+                       at: "data.path")
         return
     }
     guard let manifest = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else { return }
@@ -17,7 +19,15 @@ func checkDataset(_ recipe: Recipe, options: CheckOptions, _ findings: inout Fin
         guard let number = manifest[key] as? NSNumber, number.doubleValue == number.doubleValue.rounded() else { return nil }
         return number.intValue
     }
-    if let classes = integer("classes"), let modelClasses = recipe.model.classes, classes != modelClasses {
+    if let splits = manifest["splits"] as? [String: Any] {
+        let available = splits.keys.sorted().joined(separator: ", ")
+        let needed: [(String, String)] = [(recipe.data.splits.train, "data.splits.train"), (recipe.eval.split.rawValue, "eval.split"),
+                                          (recipe.eval.select.split.rawValue, "eval.select.split")]
+        for (split, key) in needed where splits[split] == nil {
+            findings.error("the dataset at '\(path)' has no '\(split)' split (it has: \(available))", at: key)
+        }
+    }
+    if let classes = integer("class_count") ?? integer("classes"), let modelClasses = recipe.model.classes, classes != modelClasses {
         findings.error("model.classes is \(modelClasses) but the dataset at '\(path)' has \(classes) classes", at: "model.classes")
     }
     guard let channels = integer("channels"), let height = integer("height"), let width = integer("width") else { return }

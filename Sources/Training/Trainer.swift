@@ -21,7 +21,7 @@ public final class Trainer {
     let program: StepProgram
     let evaluator: RobustnessEvaluator
     let train: BatchLoader
-    let validation: SplitData?
+    let validation: SplitData
     public private(set) var state: TrainState
     let log: (String) -> Void
 
@@ -47,8 +47,10 @@ public final class Trainer {
         // The step graph has a static batch size, so training always drops the last partial batch.
         train = BatchLoader(split: trainSplit, batchSize: batch, seed: UInt64(bitPattern: Int64(recipe.seed)),
                             augmentation: augmentation, dropLast: true)
-        validation = dataset.splitNames.contains(recipe.eval.select.split.rawValue)
-            ? try dataset.split(recipe.eval.select.split.rawValue) : nil
+        // Checkpoint selection needs its split; a missing one is an error, not a silent skip.
+        do { validation = try dataset.split(recipe.eval.select.split.rawValue) } catch {
+            throw TrainingError("\(recipe.locations.location(of: "eval.select.split")): \(error)")
+        }
         state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers,
                            seed: UInt64(bitPattern: Int64(recipe.seed)))
 
@@ -106,7 +108,7 @@ public final class Trainer {
                                           "samples_per_second": Double(seen) / max(seconds, 1e-9),
                                           "loss": sums.mapValues { $0 / steps }]
             let evaluate = (state.epoch + 1) % max(recipe.eval.every, 1) == 0 || state.epoch + 1 == epochs
-            if evaluate, let validation {
+            if evaluate {
                 let accuracy = try accuracies(on: validation)
                 metrics["val"] = accuracy
                 let metric = accuracy[recipe.eval.select.metric] ?? accuracy["clean"] ?? 0

@@ -51,7 +51,8 @@ private func datasetFolder(manifest: String?) throws -> String {
     let folder = try datasetFolder(manifest: nil)
     let recipe = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)"])
     let diagnostics = check(recipe)
-    #expect(diagnostics.map(\.message) == ["dataset not found at '\(folder)' (no manifest.json there)"])
+    #expect(diagnostics.map(\.message) == ["dataset not found at '\(folder)' (no manifest.json there); prepare it with "
+                                           + "`rat data prepare --format <format> <source> \(folder)`, or check the recipe alone with --no-data"])
     #expect(diagnostics.first?.severity == .error)
 }
 
@@ -76,4 +77,13 @@ private func datasetFolder(manifest: String?) throws -> String {
     let folder = try datasetFolder(manifest: #"{"classes": 10, "channels": 1, "height": 28, "width": 28}"#)
     let recipe = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)"])
     #expect(check(recipe).map(\.message) == ["preact-resnet18 is the CIFAR variant (3×32×32 inputs); the dataset is 1×28×28"])
+}
+
+@Test func theShardManifestIsReadForClassesAndSplits() throws {
+    // The manifest as `rat data prepare` writes it: `class_count` and a `splits` table.
+    let folder = try datasetFolder(manifest: #"{"class_count": 7, "channels": 3, "height": 32, "width": 32, "splits": {"train": {}, "test": {}}}"#)
+    let recipe = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)", "model.classes=10"])
+    let messages = check(recipe).filter { $0.severity == .error }.map(\.message)
+    #expect(messages.contains("the dataset at '\(folder)' has no 'val' split (it has: test, train)"))
+    #expect(messages.contains("model.classes is 10 but the dataset at '\(folder)' has 7 classes"))
 }

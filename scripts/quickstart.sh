@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 rat=.build/release/rat
 $rat check recipes/quickstart.yaml
-$rat train recipes/quickstart.yaml "$@"
+$rat train recipes/quickstart.yaml --overwrite "$@"   # retrains runs/quickstart
 $rat eval runs/quickstart

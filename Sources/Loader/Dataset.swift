@@ -170,3 +170,28 @@ public struct SplitData: Sendable {
         return (mean, std)
     }
 }
+
+extension SplitData {
+    /// Moves `count` images, chosen by a keyed permutation of `seed`, into a new split named
+    /// `name`; both keep their source order, so the result depends only on (data, count, seed).
+    /// The same rule as `rat data prepare --val`.
+    public func carving(_ count: Int, as name: String, seed: UInt64) throws -> (rest: SplitData, carved: SplitData) {
+        guard count > 0, count < self.count else {
+            throw DataFormatError(.invalidArgument, file: "<split \(self.name)>", field: "validation carve-out",
+                                  "cannot carve \(count) of \(self.count) images")
+        }
+        let order = KeyedRandom.permutation(count: self.count, keys: seed, KeyedRandom.Stream.validationCarve.rawValue)
+        var chosen = [Bool](repeating: false, count: self.count)
+        for index in order.prefix(count) { chosen[index] = true }
+        var rest = self, carved = self
+        carved.name = name
+        (rest.labels, rest.pixels, carved.labels, carved.pixels) = ([], [], [], [])
+        let size = pixelsPerImage
+        for index in 0..<self.count {
+            let image = pixels[(index * size)..<((index + 1) * size)]
+            if chosen[index] { carved.labels.append(labels[index]); carved.pixels.append(contentsOf: image) }
+            else { rest.labels.append(labels[index]); rest.pixels.append(contentsOf: image) }
+        }
+        return (rest, carved)
+    }
+}

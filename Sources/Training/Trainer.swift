@@ -25,7 +25,8 @@ public final class Trainer {
     public private(set) var state: TrainState
     let log: (String) -> Void
 
-    public init(recipe: Recipe, resume: Bool, compiler: GraphCompiler = fastCompiler, log: @escaping (String) -> Void) throws {
+    public init(recipe: Recipe, resume: Bool = false, overwrite: Bool = false, compiler: GraphCompiler = fastCompiler,
+                log: @escaping (String) -> Void) throws {
         self.recipe = recipe
         self.log = log
         runDirectory = recipe.output
@@ -33,7 +34,7 @@ public final class Trainer {
         do { dataset = try Dataset.open(recipe.data.path) } catch {
             throw TrainingError("\(recipe.locations.location(of: "data.path")): cannot open dataset '\(recipe.data.path)': \(error)")
         }
-        let trainSplit = try dataset.split(recipe.data.splits.train)
+        var trainSplit = try dataset.split(recipe.data.splits.train)
         let model = try makeModel(recipe, channels: dataset.channels, height: dataset.height, width: dataset.width,
                                   classes: dataset.classCount)
         let batch = recipe.schedule.batch
@@ -44,19 +45,38 @@ public final class Trainer {
                                             attacks: selected, compiler: compiler)
         let augmentation = Augmentation(cropPadding: recipe.data.augment.cropPadding,
                                         horizontalFlip: recipe.data.augment.horizontalFlip)
+        // Checkpoint selection needs its split: the dataset's own, or `data.val` images carved
+        // out of train (keyed by the seed) when the dataset has none. Missing is an error.
+        let selectSplit = recipe.eval.select.split.rawValue
+        if dataset.splitNames.contains(selectSplit) {
+            validation = try dataset.split(selectSplit)
+        } else if selectSplit == "val" && recipe.data.val > 0 {
+            (trainSplit, validation) = try trainSplit.carving(recipe.data.val, as: "val", seed: UInt64(bitPattern: Int64(recipe.seed)))
+            log("validation: \(recipe.data.val) images carved out of '\(recipe.data.splits.train)' (seed \(recipe.seed))")
+        } else {
+            throw TrainingError("\(recipe.locations.location(of: "eval.select.split")): the dataset at '\(recipe.data.path)' "
+                                + "has no '\(selectSplit)' split (it has: \(dataset.splitNames.joined(separator: ", ")))")
+        }
         // The step graph has a static batch size, so training always drops the last partial batch.
         train = BatchLoader(split: trainSplit, batchSize: batch, seed: UInt64(bitPattern: Int64(recipe.seed)),
                             augmentation: augmentation, dropLast: true)
-        // Checkpoint selection needs its split; a missing one is an error, not a silent skip.
-        do { validation = try dataset.split(recipe.eval.select.split.rawValue) } catch {
-            throw TrainingError("\(recipe.locations.location(of: "eval.select.split")): \(error)")
-        }
         state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers,
                            seed: UInt64(bitPattern: Int64(recipe.seed)))
 
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let output = recipe.locations.location(of: "output")
+        do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+            throw TrainingError("\(output): cannot create output folder '\(runDirectory)': \(error.localizedDescription)")
+        }
         guard FileManager.default.isWritableFile(atPath: runDirectory) else {
-            throw TrainingError("\(recipe.locations.location(of: "output")): output folder '\(runDirectory)' is not writable")
+            throw TrainingError("\(output): output folder '\(runDirectory)' is not writable")
+        }
+        // A new run never silently replaces an earlier one's checkpoints and metrics.
+        let earlier = ["last.safetensors", "best.safetensors", "metrics.jsonl"].filter {
+            FileManager.default.fileExists(atPath: runDirectory + "/" + $0)
+        }
+        if !resume && !overwrite && !earlier.isEmpty {
+            throw TrainingError("\(output): '\(runDirectory)' already holds a run (\(earlier.joined(separator: ", "))); "
+                                + "continue it with --resume, start over with --overwrite, or set another output")
         }
         if resume {
             try loadCheckpoint(lastPath, into: &state, requireMomentum: true)
@@ -64,6 +84,7 @@ public final class Trainer {
         } else {
             try renderYAML(recipe).write(toFile: runDirectory + "/recipe.yaml", atomically: true, encoding: .utf8)
             FileManager.default.createFile(atPath: metricsPath, contents: nil)
+            try? FileManager.default.removeItem(atPath: bestPath)
         }
     }
 

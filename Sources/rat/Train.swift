@@ -14,13 +14,20 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint.")
     var resume = false
 
+    @Flag(help: "Start over in an output folder that already holds a run (its checkpoints and metrics are replaced).")
+    var overwrite = false
+
     @Option(help: .hidden)
     var stopAfterSteps: Int?
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume continues a run and --overwrite replaces it: choose one") }
+    }
 
     func run() throws {
         let recipe = try overrides.load(recipe)
         let trainer: Trainer
-        do { trainer = try Trainer(recipe: recipe, resume: resume, log: printLine) } catch {
+        do { trainer = try Trainer(recipe: recipe, resume: resume, overwrite: overwrite, log: printLine) } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }

@@ -2,6 +2,7 @@ import Foundation
 import Graph
 import Loader
 import Models
+import Objectives
 import Recipe
 import Synchronization
 
@@ -24,11 +25,23 @@ public final class Trainer {
     let validation: SplitData
     public private(set) var state: TrainState
     let log: (String) -> Void
+    let progress: (Progress) -> Void
+    var training: TrainingGraph { program.training }
+
+    /// Where a run is, after each step: for a progress bar or plain lines.
+    public struct Progress {
+        public var epoch, epochs, batch, batches: Int
+        public var total: Double
+        public var terms: [(name: String, value: Double)]
+        /// Estimated time to the end of this epoch.
+        public var secondsLeft: Double
+    }
 
     public init(recipe: Recipe, resume: Bool = false, overwrite: Bool = false, compiler: GraphCompiler = fastCompiler,
-                log: @escaping (String) -> Void) throws {
+                log: @escaping (String) -> Void, progress: @escaping (Progress) -> Void = { _ in }) throws {
         self.recipe = recipe
         self.log = log
+        self.progress = progress
         runDirectory = recipe.output
         let dataset: Dataset
         do { dataset = try Dataset.open(recipe.data.path) } catch {
@@ -115,13 +128,10 @@ public final class Trainer {
                 seen += batch.count
                 sums["total", default: 0] += report.total
                 for (k, v) in report.terms { sums[k, default: 0] += v }
-                if state.batch % 10 == 0 || state.batch == train.batchesPerEpoch {
-                    let elapsed = Date().timeIntervalSince(started)
-                    let eta = elapsed / Double(state.batch) * Double(train.batchesPerEpoch - state.batch)
-                    log(String(format: "epoch %d/%d  batch %d/%d  loss %.4f  %@  eta %.0fs", state.epoch + 1, epochs,
-                               state.batch, train.batchesPerEpoch, report.total,
-                               report.terms.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }.joined(separator: "  "), eta))
-                }
+                let elapsed = Date().timeIntervalSince(started)
+                progress(Progress(epoch: state.epoch + 1, epochs: epochs, batch: state.batch, batches: train.batchesPerEpoch,
+                                  total: report.total, terms: training.terms.map { ($0.name, report.terms[$0.name] ?? .nan) },
+                                  secondsLeft: elapsed / Double(stepsThisEpoch) * Double(train.batchesPerEpoch - state.batch)))
             }
             let seconds = Date().timeIntervalSince(started)
             let steps = Double(max(stepsThisEpoch, 1))

@@ -26,8 +26,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let recipe = try overrides.load(recipe)
+        let display = ProgressDisplay()
         let trainer: Trainer
-        do { trainer = try Trainer(recipe: recipe, resume: resume, overwrite: overwrite, log: printLine) } catch {
+        do { trainer = try Trainer(recipe: recipe, resume: resume, overwrite: overwrite,
+                                                   log: display.line, progress: display.show) } catch {
             printError("error: \(error)")
             throw ExitCode(1)
         }
@@ -51,10 +53,4 @@ func interruptSource(_ handler: @escaping @Sendable () -> Void) -> DispatchSourc
     source.setEventHandler(handler: handler)
     source.resume()
     return source
-}
-
-/// Writes a progress line unbuffered, so it appears as it happens even when standard output
-/// is a file or a pipe.
-func printLine(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

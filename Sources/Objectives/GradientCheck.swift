@@ -35,10 +35,17 @@ public func checkGradients(model: any Model, inputShape: [Int], classes: Int, te
     for i in 0..<n { onehot.data[i * classes + Int(rng.next() % UInt64(classes))] = 1 }
     feed["label"] = onehot
 
+    // Stop-gradient nodes are held at their values at w in every probe: their derivative is
+    // zero by definition, so the function whose gradient the graph computes is the loss with
+    // them constant. (For the log-softmax max shift this changes nothing; for the soft-label
+    // terms it is what makes their targets constants, as in the authors' code.)
+    let (probed, frozen) = freezingStopGradients(training.graph)
+    for (name, value) in zip(frozen.names, try evaluateReference(frozen.values, inputs: feed)) { feed[name] = value }
+
     // Only inputs the graph declares are fed.
-    let declared = Set(training.graph.inputs.map(\.name))
+    let declared = Set(probed.inputs.map(\.name))
     func run(_ f: [String: DTensor]) throws -> [DTensor] {
-        try evaluateReference(training.graph, inputs: f.filter { declared.contains($0.key) })
+        try evaluateReference(probed, inputs: f.filter { declared.contains($0.key) })
     }
 
     var results = [GradientCheckResult]()
@@ -68,6 +75,19 @@ public func checkGradients(model: any Model, inputShape: [Int], classes: Int, te
         results.append(GradientCheckResult(term: term.name, maxRelativeError: used == 0 ? .nan : worst, directions: used))
     }
     return results
+}
+
+/// The graph with each stop-gradient node replaced by an input `frozen/<node>`, and a graph
+/// computing those nodes' values (to feed them) with the names in the same order.
+private func freezingStopGradients(_ graph: Graph) -> (Graph, frozen: (names: [String], values: Graph)) {
+    var nodes = graph.nodes
+    var names = [String](), indices = [Int]()
+    for (i, node) in graph.nodes.enumerated() where node.op == .stopGradient {
+        names.append("frozen/\(i)")
+        indices.append(i)
+        nodes[i] = Node(op: .input("frozen/\(i)"), inputs: [], shape: node.shape)
+    }
+    return (Graph(nodes: nodes, outputs: graph.outputs), (names, Graph(nodes: graph.nodes, outputs: indices)))
 }
 
 /// Whether the probes at w ± h·d stayed on the same linear piece: a kink crossing shows as

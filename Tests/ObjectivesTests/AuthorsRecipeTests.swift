@@ -31,8 +31,8 @@ func authorsRecipeBuildsTrainingGraph() throws {
     #expect(inputs.isSuperset(of: ["input/clean", "input/adversarial", "label", "weight/t1", "weight/t2"]))
 }
 
-@Test("the recipe's loss on a small CNN evaluates to finite terms and gradients")
-func authorsRecipeEvaluates() throws {
+/// The recipe's loss graph on a small CNN at [4, 3, 8, 8] with a random feed.
+private func smallAuthorsLoss() throws -> (terms: [Objectives::LossTerm], training: TrainingGraph, feed: [String: DTensor]) {
     let recipe = try authorsRecipe(["model.name=small-cnn"])
     let terms = try lossTerms(recipe)
     let shape = [4, 3, 8, 8]
@@ -48,6 +48,12 @@ func authorsRecipeEvaluates() throws {
     for n in 0..<4 { onehot.data[n * 10 + 3 * n] = 1 }
     feed["label"] = onehot
     for term in terms { feed["weight/\(term.name)"] = DTensor(repeating: term.weight, shape: []) }
+    return (terms, training, feed)
+}
+
+@Test("the recipe's loss on a small CNN evaluates to finite terms and gradients")
+func authorsRecipeEvaluates() throws {
+    let (terms, training, feed) = try smallAuthorsLoss()
     let values = try evaluateReference(training.graph, inputs: feed)
     let termValues = values[training.layout.terms].map { $0.data[0] }
     #expect(termValues.allSatisfy { $0.isFinite && $0 >= 0 }, "\(termValues)")
@@ -59,4 +65,22 @@ func authorsRecipeEvaluates() throws {
 @Test("the engine's default mixing agrees with the recipe's", arguments: [2, 10, 11, 100])
 func defaultMixingAgrees(classes: Int) {
     #expect(authorsMixing(classes: classes) == SoftLabelOptions().mixing(classes: classes))
+}
+
+@Test("the Float32 executor agrees with the reference on the recipe's soft-label loss")
+func authorsRecipeFloat32MatchesReference() throws {
+    let (_, training, feed) = try smallAuthorsLoss()
+    let floatFeed = feed.mapValues { $0.data.map(Float.init) }
+    let fast = try fastCompiler(training.graph).run(floatFeed)
+    let reference = try referenceCompiler(training.graph).run(floatFeed)
+    func close(_ a: [Float], _ b: [Float]) -> Bool {
+        let scale = max(b.map { abs($0) }.max() ?? 0, 1e-6)
+        return zip(a, b).allSatisfy { abs($0 - $1) <= 1e-3 * scale }
+    }
+    for index in training.layout.terms {
+        #expect(close(fast[index], reference[index]), "term \(index): \(fast[index]) vs \(reference[index])")
+    }
+    for index in training.layout.gradients {
+        #expect(close(fast[index], reference[index]), "gradient \(index)")
+    }
 }

@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),
+        .testTarget(name: "ObjectivesTests", dependencies: ["Graph", "Models", "Objectives", "Recipe", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
     ]

@@ -23,9 +23,11 @@ public func conv2d(_ x: Tensor, _ scope: Scope, _ name: String, out: Int, kernel
     return y
 }
 
-/// `nn.Linear`: x[N, I] · weightᵀ[O, I] + bias[O].
+/// `nn.Linear`: x[N, I] · weightᵀ[O, I] + bias[O]. A model marks its final layer with
+/// `isClassifier`, so that losses can see its input (`Scope.classifierInputs`).
 public func linear(_ x: Tensor, _ scope: Scope, _ name: String, out: Int, bias: Bool = true,
-                   biasInitializer: Initializer? = nil) -> Tensor {
+                   biasInitializer: Initializer? = nil, isClassifier: Bool = false) -> Tensor {
+    if isClassifier { scope.recordClassifierInput(x) }
     let bound = 1 / Foundation.sqrt(Double(x.shape[1]))
     let layer = scope.child(name)
     let w = layer.parameter("weight", shape: [out, x.shape[1]], .uniform(bound: bound))

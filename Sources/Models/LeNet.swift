@@ -16,7 +16,7 @@ public struct LeNet: Model {
         h = h.reshaped([h.shape[0], h.shape[1] * h.shape[2] * h.shape[3]])
         h = relu(linear(h, scope, "fc1", out: 120))
         h = relu(linear(h, scope, "fc2", out: 84))
-        return linear(h, scope, "fc3", out: classes)
+        return linear(h, scope, "fc3", out: classes, isClassifier: true)
     }
 
     /// Nil when both 2×2 max pools (non-overlapping, so they need even sizes) fit: conv1

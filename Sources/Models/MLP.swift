@@ -18,6 +18,6 @@ public struct MLP: Model {
         var h = x.reshaped([x.shape[0], perExample])
         h = relu(linear(h, scope, "fc1", out: hiddenWidth))
         h = relu(linear(h, scope, "fc2", out: hiddenWidth))
-        return linear(h, scope, "fc3", out: classes)
+        return linear(h, scope, "fc3", out: classes, isClassifier: true)
     }
 }

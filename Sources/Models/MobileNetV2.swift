@@ -29,7 +29,7 @@ public struct MobileNetV2: Model {
         }
         h = relu(batchNorm(conv2d(h, scope, "conv2", out: 1280, kernel: 1), scope, "bn2"))
         // On the 4×4 map the reference's `avg_pool2d(out, 4)` is a global average pool.
-        return linear(globalAveragePool(h), scope, "linear", out: classes)
+        return linear(globalAveragePool(h), scope, "linear", out: classes, isClassifier: true)
     }
 
     /// `Block`: 1×1 expand, 3×3 depthwise (carrying the stride), 1×1 linear projection.

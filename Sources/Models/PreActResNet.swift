@@ -27,7 +27,7 @@ public struct PreActResNet18: Model {
         }
         h = relu(batchNorm(h, scope, "bn"))
         // On the 4×4 map the reference's `avg_pool2d(out, 4)` is a global average pool.
-        return linear(globalAveragePool(h), scope, "linear", out: classes)
+        return linear(globalAveragePool(h), scope, "linear", out: classes, isClassifier: true)
     }
 
     /// `PreActBlock`: BN–ReLU comes first; a projecting shortcut reads the activated input,

@@ -49,6 +49,7 @@ public final class Scope {
         var parameters: [ParameterInfo] = []
         var buffers: [BufferInfo] = []
         var statistics: [BatchStatistics] = []
+        var classifierInputs: [Tensor] = []
         var seen: Set<String> = []
     }
 
@@ -90,6 +91,11 @@ public final class Scope {
         return builder.input(prefix + name, shape: shape)
     }
 
+    /// Called by the final linear layer (`linear(…, isClassifier: true)`) with its input.
+    func recordClassifierInput(_ features: Tensor) {
+        registry.classifierInputs.append(features)
+    }
+
     func record(_ statistics: BatchStatistics) {
         var s = statistics
         s.layer = prefix + statistics.layer
@@ -100,4 +106,8 @@ public final class Scope {
     public var buffers: [BufferInfo] { registry.buffers }
     /// Train-mode BatchNorm statistics in the order the layers ran (one per forward pass).
     public var statistics: [BatchStatistics] { registry.statistics }
+    /// The penultimate features h [N, F] (the input of the model's final linear layer), one
+    /// per forward pass in the order the passes ran. The authors' soft-label terms read their
+    /// statistic Σ_j ∂CE/∂W_cj from them; recording a tensor changes no parameter name.
+    public var classifierInputs: [Tensor] { registry.classifierInputs }
 }

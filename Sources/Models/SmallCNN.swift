@@ -19,6 +19,6 @@ public struct SmallCNN: Model {
             h = conv2d(h, scope, "conv\(i + 1)", out: width, kernel: 3, stride: i == 0 ? 1 : 2, padding: 1)
             h = relu(batchNorm(h, scope, "bn\(i + 1)"))
         }
-        return linear(globalAveragePool(h), scope, "fc", out: classes)
+        return linear(globalAveragePool(h), scope, "fc", out: classes, isClassifier: true)
     }
 }

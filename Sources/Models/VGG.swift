@@ -38,7 +38,7 @@ public struct VGG16: Model {
             }
         }
         // The reference's trailing AvgPool2d(1) is the identity; flatten the 1×1 map.
-        return linear(h.reshaped([h.shape[0], h.shape[1] * h.shape[2] * h.shape[3]]), scope, "classifier", out: classes)
+        return linear(h.reshaped([h.shape[0], h.shape[1] * h.shape[2] * h.shape[3]]), scope, "classifier", out: classes, isClassifier: true)
     }
 
     /// Nil when five 2×2 max pools (which here need even sizes) take H×W to 1×1, so the

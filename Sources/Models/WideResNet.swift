@@ -49,7 +49,7 @@ public struct WideResNet: Model {
         }
         h = relu(batchNorm(h, scope, "bn1"))
         // On the 8×8 map the reference's `avg_pool2d(out, 8)` is a global average pool.
-        return linear(globalAveragePool(h), scope, "fc", out: classes, biasInitializer: .constant(0))
+        return linear(globalAveragePool(h), scope, "fc", out: classes, biasInitializer: .constant(0), isClassifier: true)
     }
 
     /// `BasicBlock` with the reference's `equalInOut` logic: when the width changes, the

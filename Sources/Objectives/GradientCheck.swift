@@ -40,15 +40,22 @@ public func checkGradients(model: any Model, inputShape: [Int], classes: Int, te
     feed["label"] = onehot
     for term in terms { feed["weight/\(term.name)"] = DTensor(repeating: 1, shape: []) }
 
+    // Stop-gradient nodes are held at their values at w in every probe: their derivative is
+    // zero by definition, so the function whose gradient the graph computes is the loss with
+    // them constant. For the soft-label terms this is what makes their targets constants, as
+    // in the authors' code.
+    let (probed, frozen) = freezingStopGradients(training.graph)
+    for (name, value) in zip(frozen.names, try evaluateReference(frozen.values, inputs: feed)) { feed[name] = value }
+
     // Only inputs the graph declares are fed.
-    let declared = Set(training.graph.inputs.map(\.name))
+    let declared = Set(training.graph.inputs.map(\.name) + probed.inputs.map(\.name))
     func run(_ graph: Graph, _ f: [String: DTensor]) throws -> [DTensor] {
         try evaluateReference(graph, inputs: f.filter { declared.contains($0.key) })
     }
     // Probes need the term values and views only: the same nodes without the gradients.
     let layout = training.layout
     let viewIndices = layout.views.values.sorted()
-    let values = Graph(nodes: training.graph.nodes,
+    let values = Graph(nodes: probed.nodes,
                        outputs: layout.terms.map { training.graph.outputs[$0] } + viewIndices.map { training.graph.outputs[$0] })
     let base = try run(values, feed)
 
@@ -89,6 +96,23 @@ public func checkGradients(model: any Model, inputShape: [Int], classes: Int, te
                                            directions: probes.count))
     }
     return results
+}
+
+/// The graph with each stop-gradient node replaced by an input `frozen/<node>`, and a graph
+/// computing those nodes' values (to feed them) with the names in the same order.
+/// A stop-gradient of a max is log-softmax's shift, which the result does not depend on;
+/// it stays live, so the probes of terms without other stop-gradients are unchanged (the
+/// differences of the CE/KL checks sit close to their tolerance and move with rounding).
+private func freezingStopGradients(_ graph: Graph) -> (Graph, frozen: (names: [String], values: Graph)) {
+    var nodes = graph.nodes
+    var names = [String](), indices = [Int]()
+    for (i, node) in graph.nodes.enumerated() where node.op == .stopGradient {
+        if case .max = graph.nodes[node.inputs[0]].op { continue }
+        names.append("frozen/\(i)")
+        indices.append(i)
+        nodes[i] = Node(op: .input("frozen/\(i)"), inputs: [], shape: node.shape)
+    }
+    return (Graph(nodes: nodes, outputs: graph.outputs), (names, Graph(nodes: graph.nodes, outputs: indices)))
 }
 
 /// Whether the probes at w ± h·d stayed on the same linear piece: a kink crossing shows as

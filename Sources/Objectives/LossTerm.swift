@@ -34,6 +34,21 @@ public enum Criterion: Hashable, Sendable {
     case squaredError
     /// CW margin loss of one view against the labels.
     case carliniWagner(kappa: Double)
+    /// The authors' first-order surrogate T1 (SoftLabel.swift): KL towards soft labels built
+    /// from |Σ_j ∂CE/∂W_cj| of the classifier weight. Views: clean and adversarial, order 0.
+    /// `mixing` is `cc` of the code's `reg_gap`; nil = `authorsMixing(classes:)`.
+    case softLabelT1(mixing: Double?)
+    /// The authors' second-order surrogate T2, from (Σ_j ∂CE/∂W_cj)². `repeatAdvMinusNat`
+    /// builds both targets from `t2_adv − t2_nat`, as the code does.
+    case softLabelT2(mixing: Double?, repeatAdvMinusNat: Bool)
+
+    /// Whether the term reads the penultimate features of each pass (besides the logits).
+    public var needsClassifierInputs: Bool {
+        switch self {
+        case .softLabelT1, .softLabelT2: true
+        default: false
+        }
+    }
 }
 
 /// One weighted term of a training loss.
@@ -44,21 +59,44 @@ public struct LossTerm: Hashable, Sendable {
     public var weight: Double
 
     public init(name: String, criterion: Criterion, views: [View], weight: Double) {
+        precondition(!criterion.needsClassifierInputs || Set(views) == [View(.clean), View(.adversarial)],
+                     "soft-label terms compare the clean and the adversarial pass: views [clean, adversarial]")
         self.name = name
         self.criterion = criterion
         self.views = views
         self.weight = weight
     }
 
-    /// Builds the term's value from the logits of its views.
-    func value(_ logits: [View: Tensor], onehot: Tensor) -> Tensor {
+    /// The authors' soft-label T1 (views: the clean and adversarial passes at order 0).
+    public static func softLabelT1(name: String = "t1", mixing: Double? = nil, weight: Double) -> LossTerm {
+        LossTerm(name: name, criterion: .softLabelT1(mixing: mixing), views: [View(.clean), View(.adversarial)], weight: weight)
+    }
+
+    /// The authors' soft-label T2 (views: the clean and adversarial passes at order 0).
+    public static func softLabelT2(name: String = "t2", mixing: Double? = nil, repeatAdvMinusNat: Bool = true,
+                                   weight: Double) -> LossTerm {
+        LossTerm(name: name, criterion: .softLabelT2(mixing: mixing, repeatAdvMinusNat: repeatAdvMinusNat),
+                 views: [View(.clean), View(.adversarial)], weight: weight)
+    }
+
+    /// Builds the term's value from the logits of its views and, for the soft-label terms,
+    /// the penultimate features of each pass.
+    func value(_ logits: [View: Tensor], features: [InputKind: Tensor], onehot: Tensor) -> Tensor {
         let v = views.map { logits[$0]! }
+        func pass(_ kind: InputKind) -> SoftLabelPass {
+            SoftLabelPass(logits: logits[View(kind)]!, features: features[kind]!)
+        }
         switch criterion {
         case .crossEntropy: return crossEntropy(v[0], onehot)
         case .kl: return klDivergence(v[0], v[1])
         case .symmetricKL: return symmetricKL(v[0], v[1])
         case .squaredError: return v.count == 2 ? squaredError(v[0], v[1]) : squaredError(v[0], v[0].splat(0))
         case .carliniWagner(let kappa): return carliniWagnerLoss(v[0], onehot, kappa: kappa)
+        case .softLabelT1(let mixing):
+            return softLabelFirstOrder(clean: pass(.clean), adversarial: pass(.adversarial), onehot: onehot, mixing: mixing)
+        case .softLabelT2(let mixing, let repeatAdvMinusNat):
+            return softLabelSecondOrder(clean: pass(.clean), adversarial: pass(.adversarial), onehot: onehot,
+                                        mixing: mixing, repeatAdvMinusNat: repeatAdvMinusNat)
         }
     }
 }

@@ -44,7 +44,8 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
     let maxOrder = views.map(\.order).max() ?? 0
 
     // G0: forward passes. Outputs: logits per used input, then the BN statistics of the
-    // first pass (the clean one when the loss uses clean inputs; Madry's uses only s').
+    // first pass (the clean one when the loss uses clean inputs; Madry's uses only s'),
+    // then, for soft-label terms, the penultimate features per used input.
     let builder = GraphBuilder()
     let scope = Scope(builder: builder, mode: .train)
     var outputs = [Tensor]()
@@ -55,6 +56,16 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
     let statistics = Array(scope.statistics.prefix(layersPerPass))
     let forwardCount = outputs.count
     for s in statistics { outputs += [s.mean, s.variance] }
+    let statisticsEnd = outputs.count
+    // The soft-label terms also read each pass's penultimate features, carried through the
+    // transforms as further outputs (their tangents are nodes the logits' tangents use anyway).
+    let needsFeatures = terms.contains { $0.criterion.needsClassifierInputs }
+    if needsFeatures {
+        precondition(scope.classifierInputs.count == inputsUsed.count,
+                     "model '\(model.name)' does not mark its final layer (linear(…, isClassifier: true)); "
+                     + "the soft-label terms need its input")
+        outputs += scope.classifierInputs
+    }
     let primalCount = outputs.count
     var graph = builder.finish(outputs)
 
@@ -79,15 +90,19 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
             viewTensor[v] = loss.tensor(graph.outputs[index])
         }
     }
+    var features = [InputKind: Tensor]()
+    if needsFeatures {
+        for (i, kind) in inputsUsed.enumerated() { features[kind] = loss.tensor(graph.outputs[statisticsEnd + i]) }
+    }
     let onehot = loss.input("label", shape: [inputShape[0], classes])
-    let termValues = terms.map { $0.value(viewTensor, onehot: onehot) }
+    let termValues = terms.map { $0.value(viewTensor, features: features, onehot: onehot) }
     var total = loss.constant(0, shape: [])
     for (term, value) in zip(terms, termValues) {
         total = total + loss.input("weight/\(term.name)", shape: []) * value
     }
     // G3 outputs: total, terms, views, statistics.
     let viewOrder = viewIndex.keys.sorted { ($0.input.rawValue, $0.order) < ($1.input.rawValue, $1.order) }
-    let statOutputs = (forwardCount..<primalCount).map { loss.tensor(graph.outputs[$0]) }
+    let statOutputs = (forwardCount..<statisticsEnd).map { loss.tensor(graph.outputs[$0]) }
     let g3 = loss.finish([total] + termValues + viewOrder.map { viewTensor[$0]! } + statOutputs)
 
     // G4: reverse mode through everything above.

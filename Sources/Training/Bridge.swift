@@ -31,9 +31,12 @@ func engineView(_ v: Recipe::View) -> Objectives::View {
     Objectives::View(v.input == .clean ? .clean : .adversarial, order: v.order.rawValue)
 }
 
+/// The passes the authors' soft-label terms compare: clean and adversarial logits (order 0).
+let softLabelViews = [Objectives::View(.clean), Objectives::View(.adversarial)]
+
 /// The recipe's loss terms with their weights evaluated (after `--set` overrides).
 public func lossTerms(_ recipe: Recipe) throws -> [Objectives::LossTerm] {
-    try recipe.loss.terms.map { term in
+    recipe.loss.terms.map { term in
         let weight = recipe.loss.weight(of: term)
         let criterion: Objectives::Criterion
         let views: [Objectives::View]
@@ -43,9 +46,12 @@ public func lossTerms(_ recipe: Recipe) throws -> [Objectives::LossTerm] {
         case .symmetricKL(let p, let q): (criterion, views) = (.symmetricKL, [engineView(p), engineView(q)])
         case .mse(let a, let b): (criterion, views) = (.squaredError, [engineView(a)] + (b.map { [engineView($0)] } ?? []))
         case .cw(let v, let kappa): (criterion, views) = (.carliniWagner(kappa: kappa), [engineView(v)])
-        case .softLabelT1, .softLabelT2:
-            throw TrainingError("\(recipe.locations.location(of: "loss.terms")): loss term '\(term.name)' (\(term.criterion.kind.rawValue)) "
-                                + "is not implemented by the trainer yet; use the faithful Taylor terms (kl on J(·)/H(·) views)")
+        case .softLabelT1(let options):
+            // A mixing left out is resolved from the label width when the graph is built.
+            (criterion, views) = (.softLabelT1(mixing: options.mixing), softLabelViews)
+        case .softLabelT2(let options):
+            (criterion, views) = (.softLabelT2(mixing: options.mixing, repeatAdvMinusNat: options.repeatAdvMinusNat),
+                                  softLabelViews)
         }
         return Objectives::LossTerm(name: term.name, criterion: criterion, views: views, weight: weight)
     }

@@ -42,6 +42,20 @@ public enum Criterion: Hashable, Sendable {
     /// builds both targets from `t2_adv − t2_nat`, as the code does.
     case softLabelT2(mixing: Double?, repeatAdvMinusNat: Bool)
 
+    /// The recipe's spelling of the criterion, with its options.
+    public var name: String {
+        switch self {
+        case .crossEntropy: "ce"
+        case .kl: "kl"
+        case .symmetricKL: "symmetric-kl"
+        case .squaredError: "mse"
+        case .carliniWagner(let kappa): "cw (κ = \(kappa))"
+        case .softLabelT1(let mixing): "soft-label-t1 (mixing \(mixing.map { "\($0)" } ?? "by class count"))"
+        case .softLabelT2(let mixing, let repeated):
+            "soft-label-t2 (mixing \(mixing.map { "\($0)" } ?? "by class count")\(repeated ? ", adv − nat twice" : ""))"
+        }
+    }
+
     /// Whether the term reads the penultimate features of each pass (besides the logits).
     public var needsClassifierInputs: Bool {
         switch self {

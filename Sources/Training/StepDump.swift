@@ -49,7 +49,7 @@ public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) t
 /// The loss terms as compiled: name, criterion, views, weight (a JSON list).
 func termsJSON(_ terms: [Objectives.LossTerm]) -> String {
     let list: [[String: Any]] = terms.map {
-        ["name": $0.name, "kind": "\($0.criterion)", "views": $0.views.map(\.description), "weight": $0.weight]
+        ["name": $0.name, "kind": $0.criterion.name, "views": $0.views.map(\.description), "weight": $0.weight]
     }
     let data = (try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])) ?? Data("[]".utf8)
     return String(decoding: data, as: UTF8.self)

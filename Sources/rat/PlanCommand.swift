@@ -38,7 +38,7 @@ struct PlanCommand: ParsableCommand {
               + (graphs.noisy.isEmpty ? "" : "; noise σ = \(recipe.noise.sigma) on \(graphs.noisy.count) of them"))
         print("loss:")
         for term in graphs.training.terms {
-            print("  \(String(format: "%10.6g", term.weight)) × \(term.name): \(term.criterion) on "
+            print("  \(String(format: "%10.6g", term.weight)) × \(term.name): \(term.criterion.name) on "
                   + term.views.map(\.description).joined(separator: ", "))
         }
 

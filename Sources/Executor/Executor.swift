@@ -17,6 +17,8 @@ public final class Executor {
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
+    /// When profiling: wall seconds of each step of `plan.steps`, summed over runs.
+    public private(set) var stepSeconds: [Double]
 
     public init(plan: Plan) {
         precondition(fusedChunkSize == ElementwiseProgram.chunkSize && fusedWorkers == workerCount,
@@ -37,6 +39,7 @@ public final class Executor {
             default: break
             }
         }
+        stepSeconds = [Double](repeating: 0, count: plan.steps.count)
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -92,16 +95,20 @@ public final class Executor {
             for step in steps { execute(step) }
             return
         }
-        for (step, planned) in zip(steps, plan.steps) {
+        for (index, (step, planned)) in zip(steps, plan.steps).enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             execute(step)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            stepSeconds[index] += seconds
             profile[planned.kind, default: (0, 0)].seconds += seconds
             profile[planned.kind, default: (0, 0)].steps += 1
         }
     }
 
-    public func resetProfile() { profile = [:] }
+    public func resetProfile() {
+        profile = [:]
+        for i in stepSeconds.indices { stepSeconds[i] = 0 }
+    }
 
     @inline(__always)
     private func execute(_ step: BoundStep) {

@@ -4,6 +4,7 @@ import Foundation
 import Graph
 import Kernels
 import Models
+import Training
 
 /// `rat bench`: ms/step of training workloads on random data, achieved GFLOP/s against the
 /// sgemm peak measured in the same run, peak RSS beside the planned arena.
@@ -63,7 +64,11 @@ struct Bench: ParsableCommand {
                                          gemmShape: [gemm.m, gemm.n, gemm.k], blasThreads: blasThreads(),
                                          coretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto")
                 print(json ? result.jsonLine : result.text)
-                if profile { printProfile(w.executors, steps: steps) }
+                if profile {
+                    printProfile(w.executors, steps: steps)
+                    printConvolutionProfile(w.program.graphs.compactMap { g in
+                        (g.graph as? FastGraph).map { ($0.executor, g.runsPerStep) } }, steps: steps)
+                }
             }
         }
     }
@@ -76,6 +81,26 @@ struct Bench: ParsableCommand {
             let ms = v.seconds * 1e3 / Double(steps)
             print("  \(kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(format: "%9.1f ms/step %5.1f%%  %6d kernels/step", ms, 100 * v.seconds / all, v.steps / steps))")
         }
+    }
+}
+
+/// Convolution steps grouped by kind and shapes (the executors' per-step times): where the
+/// gemm-bound time goes and how close each shape runs to the sgemm peak.
+private func printConvolutionProfile(_ executors: [(executor: Executor, runs: Int)], steps: Int) {
+    var groups = [String: (seconds: Double, flops: Double, calls: Int)]()
+    for (executor, runs) in executors {
+        for (planned, seconds) in zip(executor.plan.steps, executor.stepSeconds) {
+            guard [.conv2d, .conv2dInputGrad, .conv2dFilterGrad].contains(planned.kind) else { continue }
+            let shapes = (planned.operands.map(\.shape) + [planned.output.shape]).map { $0.map(String.init).joined(separator: "x") }
+            let key = "\(planned.kind.rawValue) \(shapes.joined(separator: ", "))"
+            groups[key, default: (0, 0, 0)].seconds += seconds
+            groups[key, default: (0, 0, 0)].flops += Double(planned.flops * runs * steps)
+            groups[key, default: (0, 0, 0)].calls += runs
+        }
+    }
+    for (key, g) in groups.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        print(String(format: "    %8.1f ms/step %5.1f GFLOP/s %4d calls/step  %@", g.seconds * 1e3 / Double(steps),
+                     g.flops / max(g.seconds, 1e-12) * 1e-9, g.calls, key))
     }
 }
 

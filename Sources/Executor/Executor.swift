@@ -36,6 +36,8 @@ public final class Executor {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
                 precondition(s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
+            case .mergedConv2d(_, _, _, let stacked, let s), .mergedConv2dInputGrad(_, _, _, let stacked, let s):
+                precondition(stacked + s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
             default: break
             }
         }
@@ -129,6 +131,12 @@ public final class Executor {
             Kernels.conv2dInputGrad(dx, dy, w, shape, scratch: scratch)
         case .conv2dFilterGrad(let dw, let x, let dy, let shape):
             Kernels.conv2dFilterGrad(dw, x, dy, shape, scratch: scratch)
+        case .mergedConv2d(let y, let x, let filters, let stackedFloats, let shape):
+            stackAlongOutput(scratch, filters)
+            conv2dForward(y, x, scratch, shape, scratch: scratch + stackedFloats)
+        case .mergedConv2dInputGrad(let dx, let dy, let filters, let stackedFloats, let shape):
+            stackAlongInput(scratch, filters, outputs: shape.o)
+            Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)
         }
     }
 }

@@ -66,13 +66,14 @@ func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafeP
     }
 }
 
-/// dxg[Cg,H,W] += the adjoint of im2col applied to columns 0..<OH·OW of col[CgKK, ld].
-func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
+/// dx[image, firstChannel..<firstChannel+Cg] += the adjoint of im2col applied to columns
+/// 0..<OH·OW of col[CgKK, ld].
+func col2im(_ dx: ChannelSplit, image: Int, firstChannel: Int, _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
     let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
     // Rows of one channel write to that channel only: split by channel, not by row.
     parallelRanges(s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { channels, _ in
         for ch in channels {
-            let dst = dxg + ch * s.inPlane
+            let dst = dx.channel(firstChannel + ch, ofImage: image)
             for kk in 0..<(k * k) {
                 let (ky, kx) = (kk / k, kk % k)
                 let src = col + (ch * k * k + kk) * ld
@@ -93,12 +94,12 @@ func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, row
 
 /// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
 func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
-                   _ y: UnsafeMutablePointer<Float>, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
+                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
     let plane = s.outPlane, ld = s.blockColumns
     parallelRanges(s.og * images, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
         for r in rows {
             let (o, i) = (r / images, r % images)
-            let image = y + ((firstImage + i) * s.o + g * s.og + o) * plane
+            let image = y.channel(g * s.og + o, ofImage: firstImage + i)
             let block = t + o * ld + i * plane
             if toBlock { block.update(from: image, count: plane) } else { image.update(from: block, count: plane) }
         }
@@ -110,6 +111,12 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,   // [N,O,OH,OW]
                           _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                           _ s: ConvShape,
                           scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], t [Og, B·OHW]
+    conv2dForward(ChannelSplit(y, channels: s.o, plane: s.outPlane), x, w, s, scratch: scratch)
+}
+
+/// The forward with its output channels spread over several tensors (merged convolutions).
+public func conv2dForward(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                          scratch: UnsafeMutablePointer<Float>) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
@@ -127,15 +134,22 @@ public func conv2dInputGrad(_ dx: UnsafeMutablePointer<Float>,  // [N,C,H,W]
                             _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                             _ s: ConvShape,
                             scratch: UnsafeMutablePointer<Float>) { // dcol [CgKK, B·OHW], dy block [Og, B·OHW]
+    conv2dInputGrad(ChannelSplit(dx, channels: s.c, plane: s.inPlane), dy, w, s, scratch: scratch)
+}
+
+/// The input gradient with its channels spread over several tensors (merged convolutions).
+public func conv2dInputGrad(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                            scratch: UnsafeMutablePointer<Float>) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
-    dx.update(repeating: 0, count: s.n * s.c * s.inPlane)
+    let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
+    dx.zero(images: s.n)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
                   t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
-            for i in 0..<images { col2im(dx + ((first + i) * s.c + g * s.cg) * s.inPlane, col + i * s.outPlane, rowStride: ld, s) }
+            for i in 0..<images { col2im(dx, image: first + i, firstChannel: g * s.cg, col + i * s.outPlane, rowStride: ld, s) }
         }
     }
 }
@@ -146,11 +160,12 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
                              _ s: ConvShape,
                              scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], dy block [Og, B·OHW]
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
             for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
-            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(dw + g * s.og * s.colRows, ldc: s.colRows, t, lda: ld, transposeA: false,
                   col, ldb: ld, transposeB: true, m: s.og, n: s.colRows, k: images * s.outPlane,
                   beta: first == 0 ? 0 : 1)

@@ -35,14 +35,18 @@ public struct ConvShape: Hashable, Sendable {
     public var flops: Int { 2 * n * o * outPlane * colRows }
 }
 
-/// col[CgKK, ld] columns 0..<OH·OW ← the patches of one image's channel group xg[Cg,H,W].
-func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafePointer<Float>, _ s: ConvShape) {
-    let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
-    parallelRanges(s.colRows, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
-        for row in rows {
+/// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
+/// fills columns i·OHW..<(i+1)·OHW. One parallel loop over (image, row) pairs for the whole
+/// block: per-image loops handed out too little work (the first layer's 27 rows ran serially).
+func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
+            firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
+    let (k, oh, ow, plane, rows) = (s.k, s.oh, s.ow, s.outPlane, s.colRows)
+    parallelRanges(images * rows, minimumPerWorker: max(1, 16_384 / plane)) { items, _ in
+        for item in items {
+            let (i, row) = (item / rows, item % rows)
             let (ch, ky, kx) = (row / (k * k), row / k % k, row % k)
-            let src = xg + ch * s.inPlane
-            let dst = col + row * ld
+            let src = x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane
+            let dst = col + row * ld + i * plane
             // Output columns ox whose input column ix = ox·stride − padding + kx is inside.
             let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
             let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
@@ -66,17 +70,19 @@ func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafeP
     }
 }
 
-/// dx[image, firstChannel..<firstChannel+Cg] += the adjoint of im2col applied to columns
-/// 0..<OH·OW of col[CgKK, ld].
-func col2im(_ dx: ChannelSplit, image: Int, firstChannel: Int, _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
+/// dx[first + i, channel group g] += the adjoint of im2col applied to columns
+/// i·OHW..<(i+1)·OHW of col[CgKK, ld], for every image i of the block. Work items are
+/// (image, channel) pairs: each writes one plane of dx only.
+func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
+            _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
     let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
-    // Rows of one channel write to that channel only: split by channel, not by row.
-    parallelRanges(s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { channels, _ in
-        for ch in channels {
-            let dst = dx.channel(firstChannel + ch, ofImage: image)
+    parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { items, _ in
+        for item in items {
+            let (i, ch) = (item / s.cg, item % s.cg)
+            let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)
             for kk in 0..<(k * k) {
                 let (ky, kx) = (kk / k, kk % k)
-                let src = col + (ch * k * k + kk) * ld
+                let src = col + (ch * k * k + kk) * ld + i * plane
                 let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
                 let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
                 if first >= last { continue }
@@ -121,7 +127,7 @@ public func conv2dForward(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: Uns
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
             sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
                   col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
             copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
@@ -149,7 +155,7 @@ public func conv2dInputGrad(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w:
             copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
                   t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
-            for i in 0..<images { col2im(dx, image: first + i, firstChannel: g * s.cg, col + i * s.outPlane, rowStride: ld, s) }
+            col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
         }
     }
 }
@@ -164,7 +170,7 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
             copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(dw + g * s.og * s.colRows, ldc: s.colRows, t, lda: ld, transposeA: false,
                   col, ldb: ld, transposeB: true, m: s.og, n: s.colRows, k: images * s.outPlane,

@@ -27,13 +27,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        // OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: re-run ourselves with it set.
-        if coretype != "auto" && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
-            setenv("OPENBLAS_CORETYPE", coretype, 1)
-            let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
-            execv("/proc/self/exe", arguments)
-            throw ValidationError("could not re-execute with OPENBLAS_CORETYPE=\(coretype)")
-        }
+        try reexecutingWithBLASSettings(coretype: coretype)
         if let threads { setBlasThreads(threads) }
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
@@ -57,7 +51,7 @@ struct Bench: ParsableCommand {
                 let peak = peaks.sorted()[peaks.count / 2]
                 let gflopPerStep = Double(w.flopsPerStep) * 1e-9
                 let gflops = gflopPerStep / (medianMs * 1e-3)
-                let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs,
+                let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs, minMs: times.min()!,
                                          gflopPerStep: gflopPerStep, gflops: gflops, peakGflops: peak,
                                          peakRssMb: peakResidentMegabytes(), arenaMb: Double(w.arenaBytes) / 1_048_576,
                                          compileSeconds: compileSeconds, steps: steps,
@@ -107,7 +101,7 @@ private func printConvolutionProfile(_ executors: [(executor: Executor, runs: In
 struct BenchResult {
     var model, workload: String
     var batch: Int
-    var medianMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
+    var medianMs, minMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
     var steps: Int
     var gemmShape: [Int]
     var blasThreads: Int
@@ -122,7 +116,7 @@ struct BenchResult {
 
     var jsonLine: String {
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
-        return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),"
+        return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),\"min_ms\":\(f(minMs)),"
             + "\"gflop_per_step\":\(f(gflopPerStep)),\"gflops\":\(f(gflops)),\"peak_gflops\":\(f(peakGflops)),"
             + "\"peak_fraction\":\(f(peakFraction)),\"peak_rss_mb\":\(f(peakRssMb)),\"arena_mb\":\(f(arenaMb)),"
             + "\"steps\":\(steps),\"compile_s\":\(f(compileSeconds)),\"peak_gemm_mnk\":\(gemmShape),\"blas_threads\":\(blasThreads),\"openblas_coretype\":\"\(coretype)\"}"

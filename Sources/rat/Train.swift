@@ -18,6 +18,8 @@ struct Train: ParsableCommand {
     var stopAfterSteps: Int?
 
     func run() throws {
+        // The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
+        try reexecutingWithBLASSettings(coretype: "Haswell")
         let recipe = try overrides.load(recipe)
         let trainer: Trainer
         do { trainer = try Trainer(recipe: recipe, resume: resume, log: printLine) } catch {

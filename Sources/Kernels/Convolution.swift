@@ -123,6 +123,7 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,   // [N,O,OH,OW]
 /// The forward with its output channels spread over several tensors (merged convolutions).
 public func conv2dForward(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                           scratch: UnsafeMutablePointer<Float>) {
+    if s.usesDirectKernels { return conv2dForwardDirect(y, x, w, s, scratch: scratch) }
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
@@ -146,6 +147,7 @@ public func conv2dInputGrad(_ dx: UnsafeMutablePointer<Float>,  // [N,C,H,W]
 /// The input gradient with its channels spread over several tensors (merged convolutions).
 public func conv2dInputGrad(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                             scratch: UnsafeMutablePointer<Float>) {
+    if s.usesDirectKernels { return conv2dInputGradDirect(dx, dy, w, s, scratch: scratch) }
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
     dx.zero(images: s.n)

@@ -98,6 +98,6 @@ func mergedConvolutionScratch(_ op: Op, _ step: Step) -> Int {
 
 private func convolutionColumns(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
     let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
-    let images = min(x[0], max(1, 16_384 / plane), max(1, 16_777_216 / max(1, rows * plane)))
+    let images = min(x[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))
     return (rows + w[0] / c.groups) * images * plane
 }

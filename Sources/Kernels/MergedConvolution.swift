@@ -9,22 +9,26 @@
 /// Channels 0..<C of a logical [N, C, plane] tensor stored as several NCHW tensors
 /// [N, Cₖ, plane] with ΣCₖ = C, in order.
 public struct ChannelSplit {
-    public var parts: [(start: UnsafeMutablePointer<Float>, channels: Int)]
+    /// The first tensor, and the others (empty, so not allocated, for an unmerged
+    /// convolution: the kernels build one per call inside `Executor.run`).
+    private var first: (start: UnsafeMutablePointer<Float>, channels: Int)
+    private var rest: [(start: UnsafeMutablePointer<Float>, channels: Int)]
     public var plane: Int
 
     public init(parts: [(start: UnsafeMutablePointer<Float>, channels: Int)], plane: Int) {
-        (self.parts, self.plane) = (parts, plane)
+        (first, rest, self.plane) = (parts[0], Array(parts.dropFirst()), plane)
     }
 
     public init(_ start: UnsafeMutablePointer<Float>, channels: Int, plane: Int) {
-        self.init(parts: [(start, channels)], plane: plane)
+        (first, rest, self.plane) = ((start, channels), [], plane)
     }
 
     /// The plane of channel c of image n.
     @inline(__always)
     func channel(_ c: Int, ofImage n: Int) -> UnsafeMutablePointer<Float> {
-        var c = c
-        for part in parts {
+        if c < first.channels { return first.start + (n * first.channels + c) * plane }
+        var c = c - first.channels
+        for part in rest {
             if c < part.channels { return part.start + (n * part.channels + c) * plane }
             c -= part.channels
         }
@@ -32,7 +36,8 @@ public struct ChannelSplit {
     }
 
     func zero(images: Int) {
-        for part in parts { part.start.update(repeating: 0, count: images * part.channels * plane) }
+        first.start.update(repeating: 0, count: images * first.channels * plane)
+        for part in rest { part.start.update(repeating: 0, count: images * part.channels * plane) }
     }
 }
 

@@ -33,7 +33,10 @@ let package = Package(
         .target(name: "Recipe", dependencies: ["CYAML"]),
         .target(name: "Graph", swiftSettings: fastMath),
         .target(name: "Planner", dependencies: ["Graph"], swiftSettings: fastMath),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: fastMath,
+        // The kernels use AVX2/FMA (the direct convolution's SIMD8 multiply-adds); the
+        // OpenBLAS kernels `rat` selects (Haswell) need the same CPU.
+        .target(name: "Kernels", dependencies: ["COpenBLAS"],
+                swiftSettings: fastMath + [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))],
                 linkerSettings: [.linkedLibrary("mvec")]),
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 

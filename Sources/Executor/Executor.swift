@@ -4,7 +4,10 @@ import Kernels
 import Planner
 
 /// Runs a plan in Float32. Allocates its arena and scratch once at init; `run()` is a flat
-/// loop over the schedule that does not allocate. Inputs are written in place through
+/// loop over the schedule that allocates no tensor memory. (It is not malloc-free: a `perf`
+/// uprobe on malloc shows small allocations inside `DispatchQueue.concurrentPerform` and
+/// for the closure contexts of the two-worker loops, a few per parallel kernel call; a
+/// worker pool of our own would remove them.) Inputs are written in place through
 /// `inputBuffer(named:)` (parameters, data, noise), outputs read through `outputBuffer(_:)`.
 ///
 /// Not thread-safe: one executor belongs to one training loop.
@@ -17,6 +20,8 @@ public final class Executor {
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
+    /// When profiling: wall seconds of each step of `plan.steps`, summed over runs.
+    public private(set) var stepSeconds: [Double]
 
     public init(plan: Plan) {
         precondition(fusedChunkSize == ElementwiseProgram.chunkSize && fusedWorkers == workerCount,
@@ -34,9 +39,12 @@ public final class Executor {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
                 precondition(s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
+            case .mergedConv2d(_, _, _, let stacked, let s), .mergedConv2dInputGrad(_, _, _, let stacked, let s):
+                precondition(stacked + s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
             default: break
             }
         }
+        stepSeconds = [Double](repeating: 0, count: plan.steps.count)
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -92,16 +100,20 @@ public final class Executor {
             for step in steps { execute(step) }
             return
         }
-        for (step, planned) in zip(steps, plan.steps) {
+        for (index, (step, planned)) in zip(steps, plan.steps).enumerated() {
             let start = DispatchTime.now().uptimeNanoseconds
             execute(step)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            stepSeconds[index] += seconds
             profile[planned.kind, default: (0, 0)].seconds += seconds
             profile[planned.kind, default: (0, 0)].steps += 1
         }
     }
 
-    public func resetProfile() { profile = [:] }
+    public func resetProfile() {
+        profile = [:]
+        for i in stepSeconds.indices { stepSeconds[i] = 0 }
+    }
 
     @inline(__always)
     private func execute(_ step: BoundStep) {
@@ -122,6 +134,12 @@ public final class Executor {
             Kernels.conv2dInputGrad(dx, dy, w, shape, scratch: scratch)
         case .conv2dFilterGrad(let dw, let x, let dy, let shape):
             Kernels.conv2dFilterGrad(dw, x, dy, shape, scratch: scratch)
+        case .mergedConv2d(let y, let x, let filters, let stackedFloats, let shape):
+            stackAlongOutput(scratch, filters)
+            conv2dForward(y, x, scratch, shape, scratch: scratch + stackedFloats)
+        case .mergedConv2dInputGrad(let dx, let dy, let filters, let stackedFloats, let shape):
+            stackAlongInput(scratch, filters, outputs: shape.o)
+            Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)
         }
     }
 }

@@ -15,6 +15,13 @@ enum BoundStep {
     case conv2d(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ConvShape)
     case conv2dInputGrad(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, w: UnsafePointer<Float>, ConvShape)
     case conv2dFilterGrad(dw: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, ConvShape)
+    /// Convolutions of one x with filters stacked along O (the stacked filter is built in
+    /// scratch, `stackedFloats` long, before the kernel's own scratch).
+    case mergedConv2d(y: ChannelSplit, x: UnsafePointer<Float>, filters: [(UnsafePointer<Float>, count: Int)],
+                      stackedFloats: Int, ConvShape)
+    /// Input gradients of one dy with filters stacked along C.
+    case mergedConv2dInputGrad(dx: ChannelSplit, dy: UnsafePointer<Float>, filters: [(UnsafePointer<Float>, count: Int)],
+                               stackedFloats: Int, ConvShape)
 }
 
 /// Translates a fused expression into the kernel's instruction set.
@@ -64,6 +71,18 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
     let operands = step.operands.map { UnsafePointer(base + $0.offset) }
     let shapes = step.operands.map(\.shape)
     switch step.operation {
+    case .mergedConvolution(let op):
+        let (x, w, y) = mergedConvolutionShapes(op, operands: step.operands, outputs: step.allOutputs)
+        let filters = step.operands.dropFirst().map { (UnsafePointer(base + $0.offset), count: $0.count) }
+        guard case .conv2d(let c) = op else {
+            guard case .conv2dInputGrad(let c) = op else { preconditionFailure("\(op) is not mergeable") }
+            let dx = ChannelSplit(parts: step.allOutputs.map { (base + $0.offset, $0.shape[1]) }, plane: x[2] * x[3])
+            return .mergedConv2dInputGrad(dx: dx, dy: operands[0], filters: filters, stackedFloats: stackedFilterFloats(w),
+                                          convShape(c, x: x, w: w, y: y))
+        }
+        let outputs = ChannelSplit(parts: step.allOutputs.map { (base + $0.offset, $0.shape[1]) }, plane: y[2] * y[3])
+        return .mergedConv2d(y: outputs, x: operands[0], filters: filters, stackedFloats: stackedFilterFloats(w),
+                             convShape(c, x: x, w: w, y: y))
     case .fill(let v):
         return .fill(out: out, value: Float(v), count: step.output.count)
     case .fused(let instructions):

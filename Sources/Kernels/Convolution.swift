@@ -22,9 +22,11 @@ public struct ConvShape: Hashable, Sendable {
     var colRows: Int { cg * k * k }
     var outPlane: Int { oh * ow }
     var inPlane: Int { h * w }
-    /// Images per gemm: enough columns (~16K) to run near the sgemm peak, col ≤ 16M floats.
+    /// Images per gemm: enough columns (~4K) to run near the sgemm peak, col ≤ 16M floats.
+    /// (4K columns ran small-cnn's trades step 3–6 % faster than 16K in side-by-side runs:
+    /// a layer-2 col block is then 4.7 MB instead of 19 MB, and stays in L3 for the gemm.)
     public var imagesPerBlock: Int {
-        let wanted = max(1, 16_384 / outPlane)
+        let wanted = max(1, 4_096 / outPlane)
         let fit = max(1, 16_777_216 / max(1, colRows * outPlane))
         return min(n, wanted, fit)
     }
@@ -35,14 +37,18 @@ public struct ConvShape: Hashable, Sendable {
     public var flops: Int { 2 * n * o * outPlane * colRows }
 }
 
-/// col[CgKK, ld] columns 0..<OH·OW ← the patches of one image's channel group xg[Cg,H,W].
-func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafePointer<Float>, _ s: ConvShape) {
-    let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
-    parallelRanges(s.colRows, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
-        for row in rows {
+/// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
+/// fills columns i·OHW..<(i+1)·OHW. One parallel loop over (image, row) pairs for the whole
+/// block: per-image loops handed out too little work (the first layer's 27 rows ran serially).
+func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
+            firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
+    let (k, oh, ow, plane, rows) = (s.k, s.oh, s.ow, s.outPlane, s.colRows)
+    parallelRanges(images * rows, minimumPerWorker: max(1, 16_384 / plane)) { items, _ in
+        for item in items {
+            let (i, row) = (item / rows, item % rows)
             let (ch, ky, kx) = (row / (k * k), row / k % k, row % k)
-            let src = xg + ch * s.inPlane
-            let dst = col + row * ld
+            let src = x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane
+            let dst = col + row * ld + i * plane
             // Output columns ox whose input column ix = ox·stride − padding + kx is inside.
             let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
             let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
@@ -66,16 +72,19 @@ func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ xg: UnsafeP
     }
 }
 
-/// dxg[Cg,H,W] += the adjoint of im2col applied to columns 0..<OH·OW of col[CgKK, ld].
-func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
+/// dx[first + i, channel group g] += the adjoint of im2col applied to columns
+/// i·OHW..<(i+1)·OHW of col[CgKK, ld], for every image i of the block. Work items are
+/// (image, channel) pairs: each writes one plane of dx only.
+func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
+            _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
     let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
-    // Rows of one channel write to that channel only: split by channel, not by row.
-    parallelRanges(s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { channels, _ in
-        for ch in channels {
-            let dst = dxg + ch * s.inPlane
+    parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { items, _ in
+        for item in items {
+            let (i, ch) = (item / s.cg, item % s.cg)
+            let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)
             for kk in 0..<(k * k) {
                 let (ky, kx) = (kk / k, kk % k)
-                let src = col + (ch * k * k + kk) * ld
+                let src = col + (ch * k * k + kk) * ld + i * plane
                 let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
                 let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
                 if first >= last { continue }
@@ -93,12 +102,12 @@ func col2im(_ dxg: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, row
 
 /// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
 func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
-                   _ y: UnsafeMutablePointer<Float>, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
+                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
     let plane = s.outPlane, ld = s.blockColumns
     parallelRanges(s.og * images, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
         for r in rows {
             let (o, i) = (r / images, r % images)
-            let image = y + ((firstImage + i) * s.o + g * s.og + o) * plane
+            let image = y.channel(g * s.og + o, ofImage: firstImage + i)
             let block = t + o * ld + i * plane
             if toBlock { block.update(from: image, count: plane) } else { image.update(from: block, count: plane) }
         }
@@ -110,11 +119,18 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,   // [N,O,OH,OW]
                           _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                           _ s: ConvShape,
                           scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], t [Og, B·OHW]
+    conv2dForward(ChannelSplit(y, channels: s.o, plane: s.outPlane), x, w, s, scratch: scratch)
+}
+
+/// The forward with its output channels spread over several tensors (merged convolutions).
+public func conv2dForward(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                          scratch: UnsafeMutablePointer<Float>) {
+    if s.usesDirectKernels { return conv2dForwardDirect(y, x, w, s, scratch: scratch) }
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
             sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
                   col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
             copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
@@ -127,15 +143,23 @@ public func conv2dInputGrad(_ dx: UnsafeMutablePointer<Float>,  // [N,C,H,W]
                             _ w: UnsafePointer<Float>,          // [O,Cg,K,K]
                             _ s: ConvShape,
                             scratch: UnsafeMutablePointer<Float>) { // dcol [CgKK, B·OHW], dy block [Og, B·OHW]
+    conv2dInputGrad(ChannelSplit(dx, channels: s.c, plane: s.inPlane), dy, w, s, scratch: scratch)
+}
+
+/// The input gradient with its channels spread over several tensors (merged convolutions).
+public func conv2dInputGrad(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                            scratch: UnsafeMutablePointer<Float>) {
+    if s.usesDirectKernels { return conv2dInputGradDirect(dx, dy, w, s, scratch: scratch) }
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
-    dx.update(repeating: 0, count: s.n * s.c * s.inPlane)
+    let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
+    dx.zero(images: s.n)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
                   t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
-            for i in 0..<images { col2im(dx + ((first + i) * s.c + g * s.cg) * s.inPlane, col + i * s.outPlane, rowStride: ld, s) }
+            col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
         }
     }
 }
@@ -146,11 +170,12 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
                              _ s: ConvShape,
                              scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], dy block [Og, B·OHW]
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            for i in 0..<images { im2col(col + i * s.outPlane, rowStride: ld, x + ((first + i) * s.c + g * s.cg) * s.inPlane, s) }
-            copyBlockRows(s, firstImage: first, images: images, group: g, UnsafeMutablePointer(mutating: dy), t, toBlock: true)
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
+            copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(dw + g * s.og * s.colRows, ldc: s.colRows, t, lda: ld, transposeA: false,
                   col, ldb: ld, transposeB: true, m: s.og, n: s.colRows, k: images * s.outPlane,
                   beta: first == 0 ? 0 : 1)

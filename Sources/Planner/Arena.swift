@@ -75,16 +75,29 @@ public func convolutionShapes(_ node: Node, _ nodes: [Node]) -> (x: [Int], w: [I
 /// Floats of scratch a convolution step needs: col and gathered output rows of one block
 /// of images (the rule of `Kernels.ConvShape.scratchElements`; the executor checks they agree).
 func convolutionScratch(_ op: Op, _ step: Step) -> Int {
-    let (x, w, y): ([Int], [Int], [Int])
     switch op {
-    case .conv2d(let c): (x, w, y) = (step.operands[0].shape, step.operands[1].shape, step.output.shape); return cols(c, x, w, y)
-    case .conv2dInputGrad(let c): (x, w, y) = (step.output.shape, step.operands[1].shape, step.operands[0].shape); return cols(c, x, w, y)
-    case .conv2dFilterGrad(let c): (x, w, y) = (step.operands[0].shape, step.output.shape, step.operands[1].shape); return cols(c, x, w, y)
+    case .conv2d(let c):
+        return convolutionColumns(c, step.operands[0].shape, step.operands[1].shape, step.output.shape)
+    case .conv2dInputGrad(let c):
+        return convolutionColumns(c, step.output.shape, step.operands[1].shape, step.operands[0].shape)
+    case .conv2dFilterGrad(let c):
+        return convolutionColumns(c, step.operands[0].shape, step.output.shape, step.operands[1].shape)
+    default:
+        return 0
+    }
+}
+
+/// A merged step's scratch: its stacked filter, then the scratch of the stacked convolution.
+func mergedConvolutionScratch(_ op: Op, _ step: Step) -> Int {
+    let (x, w, y) = mergedConvolutionShapes(op, operands: step.operands, outputs: step.allOutputs)
+    switch op {
+    case .conv2d(let c), .conv2dInputGrad(let c): return stackedFilterFloats(w) + convolutionColumns(c, x, w, y)
     default: return 0
     }
-    func cols(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
-        let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
-        let images = min(x[0], max(1, 16_384 / plane), max(1, 16_777_216 / max(1, rows * plane)))
-        return (rows + w[0] / c.groups) * images * plane
-    }
+}
+
+private func convolutionColumns(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
+    let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
+    let images = min(x[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))
+    return (rows + w[0] / c.groups) * images * plane
 }

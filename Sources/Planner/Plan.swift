@@ -33,6 +33,8 @@ public struct BufferRef: Hashable, Sendable {
 public struct Step: Sendable {
     public var operation: Operation
     public var output: BufferRef
+    /// Outputs after the first of a merged step (one per merged node).
+    public var additionalOutputs: [BufferRef] = []
     public var operands: [BufferRef]
     /// The primitive kind for profiles; fused steps report their root's kind.
     public var kind: Op.Kind
@@ -47,6 +49,14 @@ public enum Operation: Sendable {
     case fused([FusedInstruction])
     /// One non-elementwise primitive (broadcast, sum, max, transpose, matmul, convolutions).
     case primitive(Op)
+    /// Several conv2d (or conv2dInputGrad) nodes sharing their first operand, as one
+    /// convolution with stacked filters: operands are the shared one then each node's
+    /// filter; `output` and `additionalOutputs` are the nodes' outputs in order.
+    case mergedConvolution(Op)
+}
+
+public extension Step {
+    var allOutputs: [BufferRef] { [output] + additionalOutputs }
 }
 
 public enum FusedInstruction: Hashable, Sendable {
@@ -67,9 +77,10 @@ public enum FusedSource: Hashable, Sendable {
 public let fusedChunkSize = 512
 public let fusedWorkers = 2
 
-/// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, a schedule
-/// in topological order and an arena layout from buffer lifetimes.
-public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
+/// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, merging of
+/// convolutions that share an operand, a schedule in topological order and an arena layout
+/// from buffer lifetimes.
+public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes
     var consumers = [[Int]](repeating: [], count: nodes.count)
@@ -87,6 +98,10 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
         if nodes[i].op.isElementwise && consumers[i].count == 1 && byElementwise { inlined[i] = true }
         if nodes[i].op.kind == .broadcast && byElementwise { virtualBroadcast[i] = true }
     }
+
+    let mergeGroups = mergeConvolutions ? convolutionMergeGroups(nodes) : [:]
+    var mergedIntoEarlier = [Bool](repeating: false, count: nodes.count)
+    for members in mergeGroups.values { for j in members { mergedIntoEarlier[j] = true } }
 
     // Storage: which node's buffer holds each node's value (reshape aliases its operand).
     var storage = Array(nodes.indices)
@@ -108,8 +123,14 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
         default:
             break
         }
-        if inlined[i] || virtualBroadcast[i] { continue }
-        if node.op.isElementwise {
+        if inlined[i] || virtualBroadcast[i] || mergedIntoEarlier[i] { continue }
+        if let members = mergeGroups[i] {
+            let group = [i] + members
+            steps.append((i, Step(operation: .mergedConvolution(node.op), output: ref(i),
+                                  additionalOutputs: members.map(ref),
+                                  operands: [ref(node.inputs[0])] + group.map { ref(nodes[$0].inputs[1]) },
+                                  kind: node.op.kind, flops: group.reduce(0) { $0 + primitiveFlops(nodes[$1], nodes) })))
+        } else if node.op.isElementwise {
             var operands = [BufferRef]()
             var instructions = [FusedInstruction]()
             func operand(_ j: Int) -> Int {
@@ -146,8 +167,7 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
     let end = steps.count
     var lastUse = [Int](repeating: -1, count: nodes.count)
     for (s, entry) in steps.enumerated() {
-        for r in entry.step.operands { lastUse[r.offset] = max(lastUse[r.offset], s) }
-        lastUse[entry.step.output.offset] = max(lastUse[entry.step.output.offset], s)
+        for r in entry.step.operands + entry.step.allOutputs { lastUse[r.offset] = max(lastUse[r.offset], s) }
     }
     for o in graph.outputs { lastUse[storage[o]] = end }
 
@@ -163,14 +183,16 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
     var freeAfter = [[Int]](repeating: [], count: end + 1)
     for i in nodes.indices where lastUse[i] >= 0 && nodes[i].op.kind != .input { freeAfter[lastUse[i]].append(i) }
     for (s, entry) in steps.enumerated() {
-        let owner = entry.step.output.offset
-        if offset[owner] < 0 { offset[owner] = arena.allocate(nodes[owner].elementCount) }
+        for owner in entry.step.allOutputs.map(\.offset) where offset[owner] < 0 {
+            offset[owner] = arena.allocate(nodes[owner].elementCount)
+        }
         for i in freeAfter[s] { arena.free(offset[i], nodes[i].elementCount) }
     }
     func resolve(_ r: BufferRef) -> BufferRef { BufferRef(offset: offset[r.offset], shape: r.shape) }
     let finalSteps = steps.map { entry -> Step in
         var step = entry.step
         step.output = resolve(step.output)
+        step.additionalOutputs = step.additionalOutputs.map(resolve)
         step.operands = step.operands.map(resolve)
         return step
     }
@@ -181,6 +203,7 @@ public func plan(_ original: Graph, fuse: Bool = true) -> Plan {
         switch step.operation {
         case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedChunkSize * instructions.count)
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
+        case .mergedConvolution(let op): scratch = max(scratch, mergedConvolutionScratch(op, step))
         case .fill: break
         }
     }

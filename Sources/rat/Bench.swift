@@ -4,6 +4,7 @@ import Foundation
 import Graph
 import Kernels
 import Models
+import Training
 
 /// `rat bench`: ms/step of training workloads on random data, achieved GFLOP/s against the
 /// sgemm peak measured in the same run, peak RSS beside the planned arena.
@@ -26,13 +27,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        // OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: re-run ourselves with it set.
-        if coretype != "auto" && ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
-            setenv("OPENBLAS_CORETYPE", coretype, 1)
-            let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
-            execv("/proc/self/exe", arguments)
-            throw ValidationError("could not re-execute with OPENBLAS_CORETYPE=\(coretype)")
-        }
+        try reexecutingWithBLASSettings(coretype: coretype)
         if let threads { setBlasThreads(threads) }
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
@@ -56,14 +51,18 @@ struct Bench: ParsableCommand {
                 let peak = peaks.sorted()[peaks.count / 2]
                 let gflopPerStep = Double(w.flopsPerStep) * 1e-9
                 let gflops = gflopPerStep / (medianMs * 1e-3)
-                let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs,
+                let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs, minMs: times.min()!,
                                          gflopPerStep: gflopPerStep, gflops: gflops, peakGflops: peak,
                                          peakRssMb: peakResidentMegabytes(), arenaMb: Double(w.arenaBytes) / 1_048_576,
                                          compileSeconds: compileSeconds, steps: steps,
                                          gemmShape: [gemm.m, gemm.n, gemm.k], blasThreads: blasThreads(),
                                          coretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto")
                 print(json ? result.jsonLine : result.text)
-                if profile { printProfile(w.executors, steps: steps) }
+                if profile {
+                    printProfile(w.executors, steps: steps)
+                    printConvolutionProfile(w.program.graphs.compactMap { g in
+                        (g.graph as? FastGraph).map { ($0.executor, g.runsPerStep) } }, steps: steps)
+                }
             }
         }
     }
@@ -79,10 +78,30 @@ struct Bench: ParsableCommand {
     }
 }
 
+/// Convolution steps grouped by kind and shapes (the executors' per-step times): where the
+/// gemm-bound time goes and how close each shape runs to the sgemm peak.
+private func printConvolutionProfile(_ executors: [(executor: Executor, runs: Int)], steps: Int) {
+    var groups = [String: (seconds: Double, flops: Double, calls: Int)]()
+    for (executor, runs) in executors {
+        for (planned, seconds) in zip(executor.plan.steps, executor.stepSeconds) {
+            guard [.conv2d, .conv2dInputGrad, .conv2dFilterGrad].contains(planned.kind) else { continue }
+            let shapes = (planned.operands.map(\.shape) + [planned.output.shape]).map { $0.map(String.init).joined(separator: "x") }
+            let key = "\(planned.kind.rawValue) \(shapes.joined(separator: ", "))"
+            groups[key, default: (0, 0, 0)].seconds += seconds
+            groups[key, default: (0, 0, 0)].flops += Double(planned.flops * runs * steps)
+            groups[key, default: (0, 0, 0)].calls += runs
+        }
+    }
+    for (key, g) in groups.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        print(String(format: "    %8.1f ms/step %5.1f GFLOP/s %4d calls/step  %@", g.seconds * 1e3 / Double(steps),
+                     g.flops / max(g.seconds, 1e-12) * 1e-9, g.calls, key))
+    }
+}
+
 struct BenchResult {
     var model, workload: String
     var batch: Int
-    var medianMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
+    var medianMs, minMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
     var steps: Int
     var gemmShape: [Int]
     var blasThreads: Int
@@ -97,7 +116,7 @@ struct BenchResult {
 
     var jsonLine: String {
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
-        return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),"
+        return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),\"min_ms\":\(f(minMs)),"
             + "\"gflop_per_step\":\(f(gflopPerStep)),\"gflops\":\(f(gflops)),\"peak_gflops\":\(f(peakGflops)),"
             + "\"peak_fraction\":\(f(peakFraction)),\"peak_rss_mb\":\(f(peakRssMb)),\"arena_mb\":\(f(arenaMb)),"
             + "\"steps\":\(steps),\"compile_s\":\(f(compileSeconds)),\"peak_gemm_mnk\":\(gemmShape),\"blas_threads\":\(blasThreads),\"openblas_coretype\":\"\(coretype)\"}"

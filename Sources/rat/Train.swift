@@ -25,6 +25,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
+        try reexecutingWithBLASSettings(coretype: "Haswell")
         let recipe = try overrides.load(recipe)
         let display = ProgressDisplay()
         let trainer: Trainer

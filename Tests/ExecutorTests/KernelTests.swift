@@ -19,11 +19,16 @@ import Testing
         ConvShape(n: 1, c: 6, h: 7, w: 7, o: 6, k: 3, stride: 2, padding: 0, groups: 3),
         ConvShape(n: 2, c: 8, h: 6, w: 6, o: 4, k: 1, stride: 1, padding: 0, groups: 1),
         ConvShape(n: 2, c: 8, h: 6, w: 6, o: 4, k: 1, stride: 2, padding: 0, groups: 1),
+        // Direct kernels (few input channels, stride 1, rows of 16k columns):
+        ConvShape(n: 3, c: 3, h: 16, w: 16, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
+        ConvShape(n: 2, c: 2, h: 16, w: 16, o: 5, k: 1, stride: 1, padding: 0, groups: 1),
+        ConvShape(n: 2, c: 1, h: 16, w: 32, o: 8, k: 5, stride: 1, padding: 2, groups: 1),
     ])
     func convolutionAndItsTransposes(_ s: ConvShape) {
         let x = Self.random(s.n * s.c * s.h * s.w, seed: 1)
         let w = Self.random(s.o * s.c / s.groups * s.k * s.k, seed: 2)
         let dy = Self.random(s.n * s.o * s.oh * s.ow, seed: 3)
+        #expect(s.usesDirectKernels == (s.stride == 1 && s.c <= 3), "\(s)")
         var scratch = [Float](repeating: 0, count: max(1, s.scratchElements))
         var fast = [Float](repeating: 0, count: dy.count), naive = fast
         conv2dForward(&fast, x, w, s, scratch: &scratch)

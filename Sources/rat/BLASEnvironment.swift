@@ -1,0 +1,29 @@
+import Foundation
+
+/// OpenBLAS reads its settings from the environment when it loads, before `main`: to set
+/// them, the process re-executes itself once with them in its environment. A setting the
+/// caller's environment already has is kept (so `OPENBLAS_CORETYPE=… rat …` overrides).
+///   OPENBLAS_CORETYPE=Haswell     Debian's OpenBLAS picks its Cooperlake kernels on this
+///                                 AVX-512 machine; Haswell's run the thin im2col gemms
+///                                 faster (docs/performance.md). "auto" leaves its choice.
+///   OPENBLAS_THREAD_TIMEOUT=4     an idle BLAS thread spins (calling sched_yield) for
+///                                 2^28 cycles (~0.1 s) by default before it sleeps; between
+///                                 gemms our own two-worker loops (im2col, col2im,
+///                                 elementwise) need both cores, and in a `perf` profile of a
+///                                 trades step the spinning took ~20 % of the samples. 2^4
+///                                 cycles lets it sleep at once; waking it costs a futex per gemm.
+func reexecutingWithBLASSettings(coretype: String) throws {
+    var wanted = ["OPENBLAS_THREAD_TIMEOUT": "4"]
+    if coretype != "auto" { wanted["OPENBLAS_CORETYPE"] = coretype }
+    let environment = ProcessInfo.processInfo.environment
+    let missing = wanted.filter { environment[$0.key] == nil }
+    guard !missing.isEmpty else { return }
+    for (name, value) in missing { setenv(name, value, 1) }
+    let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", arguments)
+    throw BLASEnvironmentError(description: "could not re-execute with the OpenBLAS settings \(missing): errno \(errno)")
+}
+
+struct BLASEnvironmentError: Error, CustomStringConvertible {
+    var description: String
+}

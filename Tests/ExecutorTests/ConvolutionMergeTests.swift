@@ -1,0 +1,60 @@
+import Executor
+import Graph
+import Models
+import Planner
+import Testing
+
+/// The planner's convolution merge: a merged plan computes what the unmerged one does.
+@Suite struct ConvolutionMerge {
+    /// conv(x, w), conv(x, u) (shared input) and inputGrad(dy, w), inputGrad(dy, v) (shared
+    /// output gradient, filters of different input widths), as J·u and its reverse make them.
+    static func sharedOperandGraph(stride: Int) -> Graph {
+        let b = GraphBuilder()
+        let c = Conv2D(stride: stride, padding: 1)
+        let x = b.input("x", shape: [3, 4, 9, 9])
+        let w = b.input("w", shape: [6, 4, 3, 3]), u = b.input("u", shape: [5, 4, 3, 3])
+        let y = conv2d(x, w, c), yu = conv2d(x, u, c)
+        let dy = b.input("dy", shape: y.shape)
+        let v = b.input("v", shape: [6, 2, 3, 3])
+        let dx = conv2dInputGrad(dy, w, c, inputShape: [3, 4, 9, 9])
+        let dxv = conv2dInputGrad(dy, v, c, inputShape: [3, 2, 9, 9])
+        return b.finish([y, yu, dx * 2, dxv])
+    }
+
+    static func mergedSteps(_ p: Plan) -> Int {
+        p.steps.filter { if case .mergedConvolution = $0.operation { true } else { false } }.count
+    }
+
+    static func outputs(_ graph: Graph, merge: Bool, seed: UInt64 = 3) throws -> [[Float]] {
+        let feeds = randomFeeds(graph, seed: seed, range: ModelParity.range)
+        let executor = Executor(plan: plan(graph, mergeConvolutions: merge))
+        return try executor.run(feeding: feeds.mapValues { ($0.shape, $0.data.map { Float($0) }) })
+    }
+
+    @Test(arguments: [1, 2])
+    func sharedOperandsMergeAndMatchTheReference(stride: Int) throws {
+        let graph = Self.sharedOperandGraph(stride: stride)
+        #expect(Self.mergedSteps(plan(graph)) == 2)
+        #expect(Self.mergedSteps(plan(graph, mergeConvolutions: false)) == 0)
+        #expect(try worstParityError(graph) <= 1e-5)
+        let (merged, unmerged) = (try Self.outputs(graph, merge: true), try Self.outputs(graph, merge: false))
+        for (a, b) in zip(merged, unmerged) { #expect(relativeError(a, b.map(Double.init)) <= 1e-6) }
+    }
+
+    /// The whole small-cnn Taylor gradient graph (reverse over forward over forward).
+    @Test func smallCNNTaylorGradientsMergedEqualUnmerged() throws {
+        let forward = ModelParity.forward(.train)
+        let taylor = ModelParity.taylorGraph(forward)
+        let builder = GraphBuilder(taylor)
+        var loss: Tensor?
+        for (k, output) in [0, 1, 3].enumerated() {
+            let y = builder.tensor(taylor.outputs[output])
+            let term = sum(y * builder.input("r\(k)", shape: y.shape))
+            loss = loss.map { $0 + term } ?? term
+        }
+        let graph = vjp(builder.finish([loss!]), wrt: forward.parameters.map(\.name))
+        #expect(Self.mergedSteps(plan(graph)) >= 6, "conv(h, w)/conv(h, u) per layer and stream")
+        let (merged, unmerged) = (try Self.outputs(graph, merge: true), try Self.outputs(graph, merge: false))
+        for (a, b) in zip(merged, unmerged) { #expect(relativeError(a, b.map(Double.init)) <= 1e-5) }
+    }
+}

@@ -21,6 +21,7 @@ struct Eval: ParsableCommand {
     var json = false
 
     func run() throws {
+        try reexecutingWithBLASSettings(coretype: "Haswell")
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) else {
             printError("error: \(target): no such run folder or checkpoint")

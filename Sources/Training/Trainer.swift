@@ -96,7 +96,7 @@ public final class Trainer {
             log("resuming \(lastPath) at epoch \(state.epoch + 1), batch \(state.batch + 1)")
         } else {
             try renderYAML(recipe).write(toFile: runDirectory + "/recipe.yaml", atomically: true, encoding: .utf8)
-            FileManager.default.createFile(atPath: metricsPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
             try? FileManager.default.removeItem(atPath: bestPath)
         }
     }

@@ -84,15 +84,19 @@ private func printConvolutionProfile(_ executors: [(executor: Executor, runs: In
     var groups = [String: (seconds: Double, flops: Double, calls: Int)]()
     for (executor, runs) in executors {
         for (planned, seconds) in zip(executor.plan.steps, executor.stepSeconds) {
-            guard [.conv2d, .conv2dInputGrad, .conv2dFilterGrad].contains(planned.kind) else { continue }
             let shapes = (planned.operands.map(\.shape) + [planned.output.shape]).map { $0.map(String.init).joined(separator: "x") }
-            let key = "\(planned.kind.rawValue) \(shapes.joined(separator: ", "))"
+            var name = planned.kind.rawValue
+            if case .fused(let instructions) = planned.operation {
+                name = "fused[" + instructions.map { i -> String in
+                    if case .apply(let op, _) = i { return op.kind.rawValue } else { return "bcast" } }.joined(separator: " ") + "]"
+            }
+            let key = "\(name) \(shapes.joined(separator: ", "))"
             groups[key, default: (0, 0, 0)].seconds += seconds
             groups[key, default: (0, 0, 0)].flops += Double(planned.flops * runs * steps)
             groups[key, default: (0, 0, 0)].calls += runs
         }
     }
-    for (key, g) in groups.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+    for (key, g) in groups.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(40) {
         print(String(format: "    %8.1f ms/step %5.1f GFLOP/s %4d calls/step  %@", g.seconds * 1e3 / Double(steps),
                      g.flops / max(g.seconds, 1e-12) * 1e-9, g.calls, key))
     }

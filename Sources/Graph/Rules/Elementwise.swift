@@ -31,10 +31,12 @@ let sqrtRule = Rule(
     vjp: { d in [d.cotangent * 0.5 / d.output] })
 
 /// relu'(x) = step(x); the kink at 0 takes derivative 0, as every framework does.
+/// Written as step(relu(x)), which is the same mask: then x has relu as its only reader,
+/// so the planner computes x inside relu's kernel instead of storing it for the backward.
 let reluRule = Rule(
     reference: { x, _ in x[0].map { Swift.max($0, 0) } },
-    jvp: { d in d.tangents[0].map { $0 * step(d.operands[0]) } },
-    vjp: { d in [d.cotangent * step(d.operands[0])] })
+    jvp: { d in d.tangents[0].map { $0 * step(d.output) } },
+    vjp: { d in [d.cotangent * step(d.output)] })
 
 let stepRule = zeroDerivativeRule { x, _ in x[0].map { $0 > 0 ? 1 : 0 } }
 

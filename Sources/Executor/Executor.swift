@@ -41,6 +41,8 @@ public final class Executor {
                 precondition(s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
             case .mergedConv2d(_, _, _, let stacked, let s), .mergedConv2dInputGrad(_, _, _, let stacked, let s):
                 precondition(stacked + s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
+            case .convolutionGroup(let problem):
+                precondition(problem.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution-group scratch")
             default: break
             }
         }
@@ -137,6 +139,8 @@ public final class Executor {
         case .mergedConv2d(let y, let x, let filters, let stackedFloats, let shape):
             stackAlongOutput(scratch, filters)
             conv2dForward(y, x, scratch, shape, scratch: scratch + stackedFloats)
+        case .convolutionGroup(let problem):
+            convolutionGroup(problem, scratch: scratch)
         case .mergedConv2dInputGrad(let dx, let dy, let filters, let stackedFloats, let shape):
             stackAlongInput(scratch, filters, outputs: shape.o)
             Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)

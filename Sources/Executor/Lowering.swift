@@ -22,6 +22,8 @@ enum BoundStep {
     /// Input gradients of one dy with filters stacked along C.
     case mergedConv2dInputGrad(dx: ChannelSplit, dy: UnsafePointer<Float>, filters: [(UnsafePointer<Float>, count: Int)],
                                stackedFloats: Int, ConvShape)
+    /// Sums of convolutions (or of input gradients) over shared operands.
+    case convolutionGroup(ConvolutionGroupProblem)
 }
 
 /// Translates a fused expression into the kernel's instruction set.
@@ -71,6 +73,21 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
     let operands = step.operands.map { UnsafePointer(base + $0.offset) }
     let shapes = step.operands.map(\.shape)
     switch step.operation {
+    case .convolutionGroup(let g):
+        let conv: Conv2D
+        switch g.op {
+        case .conv2d(let c), .conv2dInputGrad(let c): conv = c
+        default: preconditionFailure("\(g.op) does not form convolution groups")
+        }
+        let transpose = g.op.kind == .conv2dInputGrad
+        let (slot, filter, out) = (shapes[0], shapes[g.slots], step.output.shape)
+        let shape = transpose ? convShape(conv, x: out, w: filter, y: slot) : convShape(conv, x: slot, w: filter, y: out)
+        let terms = g.outputs.map { terms in
+            terms.map { (slot: $0.slot, filter: operands[g.slots + $0.filter], coefficient: Float($0.coefficient)) }
+        }
+        return .convolutionGroup(ConvolutionGroupProblem(shape: shape, slots: Array(operands.prefix(g.slots)),
+                                                         outputs: step.allOutputs.map { base + $0.offset },
+                                                         terms: terms, transpose: transpose))
     case .mergedConvolution(let op):
         let (x, w, y) = mergedConvolutionShapes(op, operands: step.operands, outputs: step.allOutputs)
         let filters = step.operands.dropFirst().map { (UnsafePointer(base + $0.offset), count: $0.count) }

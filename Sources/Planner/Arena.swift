@@ -96,6 +96,28 @@ func mergedConvolutionScratch(_ op: Op, _ step: Step) -> Int {
     }
 }
 
+/// A convolution group's scratch, as `Kernels.ConvolutionGroupProblem` lays it out: the
+/// stacked filter of every run of consecutive slots of every output, then col and t.
+func convolutionGroupScratch(_ g: ConvolutionGroup, _ step: Step) -> Int {
+    let filter = step.operands[g.slots].shape   // [O, C, K, K]
+    let forward = g.op.kind == .conv2d
+    let (slot, out) = (step.operands[0].shape, step.output.shape)
+    let y = forward ? out : slot
+    var stacked = 0
+    for terms in g.outputs {
+        let slots = Set(terms.map(\.slot)).sorted()
+        var runStart = 0
+        for k in slots.indices where k == slots.count - 1 || slots[k + 1] != slots[k] + 1 {
+            stacked += ((k - runStart + 1) * filter.reduce(1, *) + 15) / 16 * 16
+            runStart = k + 1
+        }
+    }
+    let (plane, rows) = (y[2] * y[3], filter[1] * filter[2] * filter[3])
+    let images = min(y[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))
+    let perColumn = forward ? g.slots * rows + filter[0] : rows + g.slots * filter[0]
+    return stacked + perColumn * images * plane
+}
+
 private func convolutionColumns(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
     let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
     let images = min(x[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))

@@ -18,10 +18,10 @@ private struct MergeKey: Hashable {
 /// For the first node of every group of mergeable convolutions (in node order), the other
 /// members. A node joins a group only if all its operands precede the group's first node,
 /// so that the merged step can run at the first node's place in the schedule.
-func convolutionMergeGroups(_ nodes: [Node]) -> [Int: [Int]] {
+func convolutionMergeGroups(_ nodes: [Node], excluding: [Bool]) -> [Int: [Int]] {
     var firstOfKey = [MergeKey: Int]()
     var groups = [Int: [Int]]()
-    for (i, node) in nodes.enumerated() {
+    for (i, node) in nodes.enumerated() where !excluding[i] {
         let key: MergeKey
         let w = nodes[node.inputs.count > 1 ? node.inputs[1] : 0].shape
         let rest = [node.shape[0]] + node.shape.dropFirst(2)

@@ -53,6 +53,9 @@ public enum Operation: Sendable {
     /// convolution with stacked filters: operands are the shared one then each node's
     /// filter; `output` and `additionalOutputs` are the nodes' outputs in order.
     case mergedConvolution(Op)
+    /// Sums of convolutions over shared operands (see `ConvolutionGroups.swift`): operands
+    /// are the group's slots then its filters; outputs are the sums in order.
+    case convolutionGroup(ConvolutionGroup)
 }
 
 public extension Step {
@@ -80,26 +83,43 @@ public let fusedWorkers = 2
 /// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, merging of
 /// convolutions that share an operand, a schedule in topological order and an arena layout
 /// from buffer lifetimes.
-public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true) -> Plan {
+/// `groupSums: false` leaves sums of convolutions to the primitives (for A/B benchmarks).
+public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes
     var consumers = [[Int]](repeating: [], count: nodes.count)
     for (i, node) in nodes.enumerated() { for j in node.inputs { consumers[j].append(i) } }
     var isOutput = [Bool](repeating: false, count: nodes.count)
     for o in graph.outputs { isOutput[o] = true }
+    let groups = mergeConvolutions && groupSums ? convolutionGroups(nodes, consumers: consumers, isOutput: isOutput) : []
+    return plan(graph, original: original, consumers: consumers, isOutput: isOutput, groups: groups,
+                fuse: fuse, mergeConvolutions: mergeConvolutions)
+}
+
+private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput: [Bool], groups: [PlannedGroup],
+                  fuse: Bool, mergeConvolutions: Bool) -> Plan {
+    let nodes = graph.nodes
+    // Nodes a convolution group computes (its sums' outputs are stored, never inlined).
+    var grouped = [Bool](repeating: false, count: nodes.count)
+    var groupAt = [Int: PlannedGroup]()
+    for g in groups {
+        for i in g.replaced { grouped[i] = true }
+        groupAt[g.first] = g
+    }
+    let groupOutputs = Set(groups.flatMap(\.outputs))
 
     func isConstant(_ i: Int) -> Bool { nodes[i].op.kind == .constant }
     // An elementwise node used once, by another elementwise node, is computed inside it.
     var inlined = [Bool](repeating: false, count: nodes.count)
     // A broadcast read only by elementwise nodes is a gather inside them.
     var virtualBroadcast = [Bool](repeating: false, count: nodes.count)
-    for i in nodes.indices where fuse && !isOutput[i] {
+    for i in nodes.indices where fuse && !isOutput[i] && !groupOutputs.contains(i) {
         let byElementwise = !consumers[i].isEmpty && consumers[i].allSatisfy { nodes[$0].op.isElementwise }
         if nodes[i].op.isElementwise && consumers[i].count == 1 && byElementwise { inlined[i] = true }
         if nodes[i].op.kind == .broadcast && byElementwise { virtualBroadcast[i] = true }
     }
 
-    let mergeGroups = mergeConvolutions ? convolutionMergeGroups(nodes) : [:]
+    let mergeGroups = mergeConvolutions ? convolutionMergeGroups(nodes, excluding: grouped) : [:]
     var mergedIntoEarlier = [Bool](repeating: false, count: nodes.count)
     for members in mergeGroups.values { for j in members { mergedIntoEarlier[j] = true } }
 
@@ -123,7 +143,16 @@ public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool =
         default:
             break
         }
-        if inlined[i] || virtualBroadcast[i] || mergedIntoEarlier[i] { continue }
+        if let g = groupAt[i] {
+            let flops = g.group.outputs.reduce(0) { total, terms in
+                total + Set(terms.map(\.slot)).count * primitiveFlops(nodes[g.replaced.first { nodes[$0].op == g.group.op }!], nodes)
+            }
+            steps.append((i, Step(operation: .convolutionGroup(g.group), output: ref(g.outputs[0]),
+                                  additionalOutputs: g.outputs.dropFirst().map(ref), operands: g.operands.map(ref),
+                                  kind: node.op.kind, flops: flops)))
+            continue
+        }
+        if inlined[i] || virtualBroadcast[i] || mergedIntoEarlier[i] || grouped[i] { continue }
         if let members = mergeGroups[i] {
             let group = [i] + members
             steps.append((i, Step(operation: .mergedConvolution(node.op), output: ref(i),
@@ -204,6 +233,7 @@ public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool =
         case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedChunkSize * instructions.count)
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
         case .mergedConvolution(let op): scratch = max(scratch, mergedConvolutionScratch(op, step))
+        case .convolutionGroup(let g): scratch = max(scratch, convolutionGroupScratch(g, step))
         case .fill: break
         }
     }

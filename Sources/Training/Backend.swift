@@ -89,9 +89,9 @@ public final class FastGraph: CompiledGraph {
     public let graph: Graph
     public let executor: Executor
 
-    public init(_ graph: Graph) {
+    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }) {
         self.graph = graph
-        executor = Executor(plan: plan(graph))
+        executor = Executor(plan: planner(graph))
     }
 
     public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {

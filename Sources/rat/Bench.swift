@@ -4,6 +4,7 @@ import Foundation
 import Graph
 import Kernels
 import Models
+import Planner
 import Training
 
 /// `rat bench`: ms/step of training workloads on random data, achieved GFLOP/s against the
@@ -21,9 +22,44 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print time per primitive kind.") var profile = false
     @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
     var coretype = "Haswell"
+    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
+    var against: String?
 
     func validate() throws {
         guard steps >= 1, batch >= 1 else { throw ValidationError("--steps and --batch must be positive") }
+        if let against, Self.variants[against] == nil {
+            throw ValidationError("unknown --against '\(against)'; known: \(Self.variants.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Planner variants for A/B runs: on a shared machine, alternating steps of the two
+    /// compiled programs in one process is the only comparison the load does not skew.
+    static let variants: [String: @Sendable (Graph) -> Plan] = [
+        "no-groups": { plan($0, groupSums: false) },
+        "no-merge": { plan($0, mergeConvolutions: false) },
+        "no-fusion": { plan($0, fuse: false) },
+    ]
+
+    private func compare(_ net: any Model, _ name: String, variant: String) throws {
+        let planner = Self.variants[variant]!
+        let a = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10)
+        let b = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10,
+                                  compiler: { FastGraph($0, planner: planner) })
+        try a.step()
+        try b.step()
+        var (timesA, timesB) = ([Double](), [Double]())
+        for _ in 0..<steps {
+            for (w, isA) in [(a, true), (b, false)] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try w.step()
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-6
+                if isA { timesA.append(ms) } else { timesB.append(ms) }
+            }
+        }
+        let (medianA, medianB) = (timesA.sorted()[steps / 2], timesB.sorted()[steps / 2])
+        let ratios = zip(timesA, timesB).map { $0 / $1 }.sorted()
+        print(String(format: "%@ %@: default %.1f ms/step, %@ %.1f ms/step (medians of %d alternating steps); default/%@ = %.3f (median of pairwise ratios %.3f)",
+                     net.name, name, medianA, variant, medianB, steps, variant, medianA / medianB, ratios[steps / 2]))
     }
 
     func run() throws {
@@ -32,6 +68,10 @@ struct Bench: ParsableCommand {
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
             for name in workload.split(separator: ",").map(String.init) {
+                if let against {
+                    try compare(net, name, variant: against)
+                    continue
+                }
                 let compileStart = Date()
                 let w = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10)
                 let compileSeconds = Date().timeIntervalSince(compileStart)

@@ -47,14 +47,14 @@ final class BenchWorkload {
     let images: [Float]       // [N, 3, 32, 32] uniform in [0, 1]
     let labels: [Int32]       // [N]
 
-    init(model: any Model, workload: String, batch: Int, classes: Int) throws {
+    init(model: any Model, workload: String, batch: Int, classes: Int, compiler: @escaping GraphCompiler = fastCompiler) throws {
         guard let yaml = Self.recipes.first(where: { $0.name == workload })?.yaml else {
             throw ValidationError("unknown workload '\(workload)'; known: \(Self.names.joined(separator: ", "))")
         }
         // Threat model, attack and optimizer are the recipe defaults: the paper's settings.
         let recipe = try RecipeLoader.load(text: yaml, file: "<bench \(workload)>", requireSections: false)
         let shape = [batch, 3, 32, 32]
-        program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: classes, compiler: fastCompiler)
+        program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: classes, compiler: compiler)
         state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers, seed: 7)
         var rng = SplitMix64(seed: 7)
         images = (0..<shape.reduce(1, *)).map { _ in Float(rng.uniform()) }
@@ -80,6 +80,7 @@ final class BenchWorkload {
     var dominantGemm: (m: Int, n: Int, k: Int) {
         var best = (flops: 0, m: 256, n: 256, k: 256)
         for step in executors[0].plan.steps where step.kind == .conv2d && step.flops > best.flops {
+            guard case .primitive = step.operation else { continue }
             let (w, y) = (step.operands[1].shape, step.output.shape)
             best = (step.flops, w[0], y[0] * y[2] * y[3], w[1] * w[2] * w[3])
         }

@@ -95,25 +95,35 @@ private func runChunk(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointe
                       _ instructions: UnsafeBufferPointer<LoweredInstruction>, _ layouts: UnsafeBufferPointer<StridedLayout>,
                       start: Int, count n: Int, registers: UnsafeMutablePointer<Float>) {
     let last = instructions.count - 1
-    for i in 0...last {
-        let dst = i == last ? out : registers + i * ElementwiseProgram.chunkSize
-        func resolve(_ s: ElementwiseSource) -> Operand {
-            switch s {
-            case .input(let k): .pointer(inputs[k] + start)
-            case .register(let r): .pointer(UnsafePointer(registers + r * ElementwiseProgram.chunkSize))
-            case .scalar(let v): .scalar(v)
+    // A broadcast whose chunk reads one source element (a per-channel statistic over a
+    // plane of ≥ 512 values) is kept as a scalar instead of filling a register with it.
+    withUnsafeTemporaryAllocation(of: Float?.self, capacity: instructions.count) { scalarRegisters in
+        for i in 0...last {
+            let dst = i == last ? out : registers + i * ElementwiseProgram.chunkSize
+            func resolve(_ s: ElementwiseSource) -> Operand {
+                switch s {
+                case .input(let k): .pointer(inputs[k] + start)
+                case .register(let r):
+                    if let v = scalarRegisters[r] { .scalar(v) } else { .pointer(UnsafePointer(registers + r * ElementwiseProgram.chunkSize)) }
+                case .scalar(let v): .scalar(v)
+                }
             }
-        }
-        switch instructions[i] {
-        case .gather(let k, let layout):
-            gather(dst, inputs[k], layouts[layout], start: start, count: n)
-        case .unary(let op, let a):
-            switch resolve(a) {
-            case .pointer(let x): unary(op, dst, x, n)
-            case .scalar(let v): dst.update(repeating: unaryScalar(op, v), count: n)
+            scalarRegisters[i] = nil
+            switch instructions[i] {
+            case .gather(let k, let layout):
+                if i != last, let offset = layouts[layout].singleSource(start: start, count: n) {
+                    scalarRegisters[i] = inputs[k][offset]
+                } else {
+                    gather(dst, inputs[k], layouts[layout], start: start, count: n)
+                }
+            case .unary(let op, let a):
+                switch resolve(a) {
+                case .pointer(let x): unary(op, dst, x, n)
+                case .scalar(let v): dst.update(repeating: unaryScalar(op, v), count: n)
+                }
+            case .binary(let op, let a, let b):
+                binary(op, dst, resolve(a), resolve(b), n)
             }
-        case .binary(let op, let a, let b):
-            binary(op, dst, resolve(a), resolve(b), n)
         }
     }
 }

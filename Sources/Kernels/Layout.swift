@@ -45,6 +45,22 @@ public struct StridedLayout: Hashable, Sendable {
     }
 
     public var count: Int { dims.reduce(1, *) }
+
+    /// The source offset of output elements start..<start+count when they all read the same
+    /// element (they lie in one run of the innermost axis and that axis is broadcast), else nil.
+    @inline(__always)
+    public func singleSource(start: Int, count: Int) -> Int? {
+        let inner = dims.count - 1
+        guard strides[inner] == 0 else { return nil }
+        var rest = start / dims[inner]
+        guard start - rest * dims[inner] + count <= dims[inner] else { return nil }
+        var offset = 0
+        for d in stride(from: inner - 1, through: 0, by: -1) {
+            offset += rest % dims[d] * strides[d]
+            rest /= dims[d]
+        }
+        return offset
+    }
 }
 
 /// dst[0..<count] ← output elements start..<start+count of the layout, read from src.

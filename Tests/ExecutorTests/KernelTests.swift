@@ -54,4 +54,40 @@ import Testing
             #expect(Self.maxRelativeDifference(fast, naive) < 1e-5)
         }
     }
+
+    /// BatchNorm's normalize-scale-shift-relu as one fused program, against a plain loop.
+    /// Planes of 1024 values take the path that keeps a chunk's per-channel value as a
+    /// scalar; planes of 100 (chunks straddle channels) take the gather path; one channel
+    /// is a broadcast of a single value.
+    @Test(arguments: [[2, 3, 32, 32], [3, 5, 10, 10], [4, 1, 1, 700]])
+    func fusedProgramWithPerChannelBroadcasts(_ shape: [Int]) {
+        let (n, c, plane) = (shape[0], shape[1], shape[2] * shape[3])
+        let count = n * c * plane
+        let x = Self.random(count, seed: 6), mean = Self.random(c, seed: 7), scale = Self.random(c, seed: 8)
+        let layout = StridedLayout.broadcast(from: [1, c, 1, 1], to: shape)
+        let program = ElementwiseProgram(instructions: [
+            .gather(input: 1, layout),
+            .binary(.sub, .input(0), .register(0)),
+            .gather(input: 2, layout),
+            .binary(.mul, .register(1), .register(2)),
+            .unary(.relu, .register(3)),
+        ])
+        var fast = [Float](repeating: 0, count: count)
+        let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
+        x.withUnsafeBufferPointer { xs in
+            mean.withUnsafeBufferPointer { means in
+                scale.withUnsafeBufferPointer { scales in
+                    let inputs = [xs.baseAddress!, means.baseAddress!, scales.baseAddress!]
+                    inputs.withUnsafeBufferPointer { table in
+                        registers.withUnsafeBufferPointer { r in
+                            runElementwise(&fast, table.baseAddress!, program, count: count,
+                                           registers: UnsafeMutablePointer(mutating: r.baseAddress!))
+                        }
+                    }
+                }
+            }
+        }
+        let expected = (0..<count).map { i in max((x[i] - mean[i / plane % c]) * scale[i / plane % c], 0) }
+        #expect(zip(fast, expected).filter { $0 != $1 }.isEmpty, "fused result differs from the plain loop")
+    }
 }

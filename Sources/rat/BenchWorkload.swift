@@ -76,10 +76,10 @@ final class BenchWorkload {
 
     var arenaBytes: Int { executors.reduce(0) { $0 + $1.plan.arenaBytes } }
 
-    /// The largest convolution of the training plan as a batch-wide gemm: M = O, N = N·OH·OW, K = C·K·K.
+    /// The largest single convolution of the step's plans as a batch-wide gemm: M = O, N = N·OH·OW, K = C·K·K.
     var dominantGemm: (m: Int, n: Int, k: Int) {
         var best = (flops: 0, m: 256, n: 256, k: 256)
-        for step in executors[0].plan.steps where step.kind == .conv2d && step.flops > best.flops {
+        for step in executors.flatMap(\.plan.steps) where step.kind == .conv2d && step.flops > best.flops {
             guard case .primitive = step.operation else { continue }
             let (w, y) = (step.operands[1].shape, step.output.shape)
             best = (step.flops, w[0], y[0] * y[2] * y[3], w[1] * w[2] * w[3])

@@ -169,6 +169,7 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
                              _ dy: UnsafePointer<Float>,         // [N,O,OH,OW]
                              _ s: ConvShape,
                              scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], dy block [Og, B·OHW]
+    if s.usesDirectFilterGrad { return conv2dFilterGradDirect(dw, x, dy, s, scratch: scratch) }
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {

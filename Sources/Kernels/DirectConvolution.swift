@@ -128,3 +128,65 @@ func conv2dInputGradDirect(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: 
         }
     }
 }
+
+// The filter gradient directly: dw[o,c,ky,kx] = Σ_n,oy,ox dy[n,o,oy,ox] · xpad[n,c,oy+ky,ox+kx].
+// As im2col + gemm it is a gemm of M = O, N = C·K·K ≤ 32 and K = N·OH·OW, which runs at a
+// sixth of the peak. Here each worker takes whole images, pads one into scratch and, for
+// two output channels and one (c, ky) at a time, keeps 2·K sums of 8 lanes in registers
+// over every output row; its partial dw is summed with the other worker's at the end.
+
+extension ConvShape {
+    /// Per worker: a padded image, then a partial dw [O, C·K·K].
+    var directFilterGradFloats: Int { workerCount * (directImageFloats + (o * colRows + 15) / 16 * 16) }
+    public var usesDirectFilterGrad: Bool { usesDirectKernels && k <= 5 && directFilterGradFloats <= scratchElements }
+}
+
+func conv2dFilterGradDirect(_ dw: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ s: ConvShape, scratch: UnsafeMutablePointer<Float>) {
+    let (k, rows) = (s.k, s.colRows)
+    let perWorker = s.directImageFloats + (s.o * rows + 15) / 16 * 16
+    let (paddedRows, paddedColumns) = (s.h + 2 * s.padding, s.w + 2 * s.padding)
+    // A worker may get no images (parallelRanges hands out aligned halves), so both partials
+    // start at zero here rather than inside the loop.
+    for worker in 0..<workerCount { (scratch + worker * perWorker + s.directImageFloats).update(repeating: 0, count: s.o * rows) }
+    parallelRanges(s.n, minimumPerWorker: 1) { images, worker in
+        let padded = scratch + worker * perWorker, partial = padded + s.directImageFloats   // partial [O, C·K·K]
+        for n in images {
+            pad(padded, channels: s.c, rows: s.h, columns: s.w, margin: s.padding) { x + (n * s.c + $0) * s.inPlane }
+            for o0 in stride(from: 0, to: s.o, by: 2) {
+                let second = o0 + 1 < s.o ? 1 : 0   // an odd last channel pairs with itself, its sums unused
+                let dy0 = dy + (n * s.o + o0) * s.outPlane, dy1 = dy + (n * s.o + o0 + second) * s.outPlane
+                for c in 0..<s.c {
+                    for ky in 0..<k {
+                        // sums[j][kx]: output channel o0 + j, tap (c, ky, kx); at most 5 taps.
+                        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>(), a4 = SIMD8<Float>()
+                        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>(), b4 = SIMD8<Float>()
+                        for oy in 0..<s.oh {
+                            let xRow = padded + (c * paddedRows + oy + ky) * paddedColumns
+                            let (g0, g1) = (dy0 + oy * s.ow, dy1 + oy * s.ow)
+                            for c0 in stride(from: 0, to: s.ow, by: 8) {
+                                let d0 = load8(g0 + c0), d1 = load8(g1 + c0)
+                                var v = load8(xRow + c0)
+                                a0.addProduct(d0, v); b0.addProduct(d1, v)
+                                if k > 1 { v = load8(xRow + c0 + 1); a1.addProduct(d0, v); b1.addProduct(d1, v) }
+                                if k > 2 { v = load8(xRow + c0 + 2); a2.addProduct(d0, v); b2.addProduct(d1, v) }
+                                if k > 3 { v = load8(xRow + c0 + 3); a3.addProduct(d0, v); b3.addProduct(d1, v) }
+                                if k > 4 { v = load8(xRow + c0 + 4); a4.addProduct(d0, v); b4.addProduct(d1, v) }
+                            }
+                        }
+                        let tap = (c * k + ky) * k
+                        func add(_ kx: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+                            guard kx < k else { return }
+                            partial[o0 * rows + tap + kx] += a.sum()
+                            if second == 1 { partial[(o0 + 1) * rows + tap + kx] += b.sum() }
+                        }
+                        add(0, a0, b0); add(1, a1, b1); add(2, a2, b2); add(3, a3, b3); add(4, a4, b4)
+                    }
+                }
+            }
+        }
+    }
+    // dw ← the two workers' partials.
+    let (first, second) = (scratch + s.directImageFloats, scratch + perWorker + s.directImageFloats)
+    for i in 0..<(s.o * rows) { dw[i] = first[i] + second[i] }
+}

@@ -23,6 +23,8 @@ import Testing
         ConvShape(n: 3, c: 3, h: 16, w: 16, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
         ConvShape(n: 2, c: 2, h: 16, w: 16, o: 5, k: 1, stride: 1, padding: 0, groups: 1),
         ConvShape(n: 2, c: 1, h: 16, w: 32, o: 8, k: 5, stride: 1, padding: 2, groups: 1),
+        // Enough images for both workers, an odd number of output channels:
+        ConvShape(n: 40, c: 3, h: 16, w: 16, o: 5, k: 3, stride: 1, padding: 1, groups: 1),
     ])
     func convolutionAndItsTransposes(_ s: ConvShape) {
         let x = Self.random(s.n * s.c * s.h * s.w, seed: 1)

@@ -24,7 +24,7 @@ public final class Executor {
     public private(set) var stepSeconds: [Double]
 
     public init(plan: Plan) {
-        precondition(fusedChunkSize == ElementwiseProgram.chunkSize && fusedWorkers == workerCount,
+        precondition(fusedRegisterStride == ElementwiseProgram.registerStride && fusedWorkers == workerCount,
                      "planner and kernels disagree on the fused-kernel scratch layout")
         self.plan = plan
         let arena = Self.allocateAligned(plan.arenaFloats)

@@ -75,9 +75,9 @@ public enum FusedSource: Hashable, Sendable {
     case constant(Double)
 }
 
-/// Elements per fused-kernel register and the number of workers, as in `Kernels`; the
+/// Floats per fused-kernel register (a chunk plus padding) and the number of workers, as in `Kernels`; the
 /// executor checks that they agree.
-public let fusedChunkSize = 512
+public let fusedRegisterStride = 528
 public let fusedWorkers = 2
 
 /// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, merging of
@@ -230,7 +230,7 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     var scratch = 0
     for step in finalSteps {
         switch step.operation {
-        case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedChunkSize * instructions.count)
+        case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedRegisterStride * instructions.count)
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
         case .mergedConvolution(let op): scratch = max(scratch, mergedConvolutionScratch(op, step))
         case .convolutionGroup(let g): scratch = max(scratch, convolutionGroupScratch(g, step))

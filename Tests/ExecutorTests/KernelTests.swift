@@ -92,4 +92,49 @@ import Testing
         let expected = (0..<count).map { i in max((x[i] - mean[i / plane % c]) * scale[i / plane % c], 0) }
         #expect(zip(fast, expected).filter { $0 != $1 }.isEmpty, "fused result differs from the plain loop")
     }
+
+    /// A long program whose registers are reused by liveness (results overwrite operands
+    /// read for the last time, the same register read twice by one instruction), with
+    /// per-channel broadcasts kept as scalars and constants: exactly the plain loop.
+    @Test func longFusedProgramReusesRegisters() {
+        let shape = [2, 3, 32, 32]
+        let (c, plane) = (shape[1], shape[2] * shape[3])
+        let count = shape.reduce(1, *)
+        let x = Self.random(count, seed: 9), y = Self.random(count, seed: 10), s = Self.random(c, seed: 11)
+        let program = ElementwiseProgram(instructions: [
+            .gather(input: 2, .broadcast(from: [1, c, 1, 1], to: shape)),   // r0 = s[c]
+            .binary(.mul, .input(0), .register(0)),                          // r1 = x·s
+            .binary(.add, .register(1), .input(1)),                          // r2 = x·s + y
+            .binary(.mul, .register(2), .register(2)),                       // r3 = r2²
+            .binary(.sub, .register(3), .register(0)),                       // r4 = r3 − s
+            .unary(.relu, .register(4)),                                     // r5
+            .binary(.mul, .register(5), .scalar(0.5)),                       // r6
+            .binary(.maximum, .register(6), .input(1)),                      // r7
+            .unary(.neg, .register(7)),                                      // r8
+            .binary(.add, .register(8), .register(1)),                       // out = −r7 + x·s
+        ])
+        #expect(program.registerElements < 9 * ElementwiseProgram.registerStride, "registers are reused")
+        var fast = [Float](repeating: 0, count: count)
+        let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
+        x.withUnsafeBufferPointer { xs in
+            y.withUnsafeBufferPointer { ys in
+                s.withUnsafeBufferPointer { ss in
+                    [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
+                        registers.withUnsafeBufferPointer { r in
+                            runElementwise(&fast, table.baseAddress!, program, count: count,
+                                           registers: UnsafeMutablePointer(mutating: r.baseAddress!))
+                        }
+                    }
+                }
+            }
+        }
+        let expected = (0..<count).map { i -> Float in
+            let sc = s[i / plane % c]
+            let r1 = x[i] * sc, r2 = r1 + y[i], r4 = r2 * r2 - sc
+            let r6 = max(r4, 0) * 0.5
+            let r7 = r6 >= y[i] ? r6 : y[i]
+            return -r7 + r1
+        }
+        #expect(zip(fast, expected).filter { $0 != $1 }.isEmpty, "fused result differs from the plain loop")
+    }
 }

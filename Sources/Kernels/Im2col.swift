@@ -1,0 +1,199 @@
+// im2col and its adjoint col2im, one (channel, image) plane per work item. The plane is
+// first rearranged in L1 into stride "phases": with stride s and padding p, the zero-padded
+// plane xpad[iy + p, ix + p] splits into s² phase planes
+//   phase[a, b][r, c] = xpad[r·s + a, c·s + b],
+// and tap (ky, kx) of the col is then a plain window of one of them:
+//   col[ky·K + kx][oy, ox] = phase[ky % s, kx % s][oy + ky / s, ox + kx / s].
+// So every tap row is OH copies of OW contiguous floats, without bounds checks or strides
+// (stride 1 has one phase: the padded plane). The element-by-element kernels these
+// replace (ConvolutionReference.swift) spent most of their time on per-row bookkeeping
+// and stride-2 gathers of 8–16 floats.
+
+/// Where the phase planes of one channel sit in a per-worker scratch buffer.
+struct PhaseLayout {
+    let stride, padding, k, h, w, oh, ow: Int
+    /// Of one phase plane: enough for every tap window and every input element.
+    let rows, columns: Int
+    var planeFloats: Int { rows * columns }
+    var floats: Int { stride * stride * planeFloats }
+
+    init(_ s: ConvShape) {
+        (stride, padding, k, h, w, oh, ow) = (s.stride, s.padding, s.k, s.h, s.w, s.oh, s.ow)
+        rows = max(oh + (k - 1) / stride, (h + padding + stride - 1) / stride)
+        columns = max(ow + (k - 1) / stride, (w + padding + stride - 1) / stride)
+    }
+
+    /// Offset of phase[a, b][r, c].
+    @inline(__always) func offset(_ a: Int, _ b: Int, _ r: Int, _ c: Int) -> Int {
+        (a * stride + b) * planeFloats + r * columns + c
+    }
+
+    /// Offset of the top-left element of tap kk's window.
+    @inline(__always) func window(tap kk: Int) -> Int {
+        let (ky, kx) = (kk / k, kk % k)
+        return offset(ky % stride, kx % stride, ky / stride, kx / stride)
+    }
+
+    /// Whether im2col is a plain copy of the plane (1×1, stride 1, no padding).
+    var isIdentity: Bool { k == 1 && stride == 1 && padding == 0 }
+}
+
+/// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
+/// fills columns i·OHW..<(i+1)·OHW. Bit-identical to `im2colReference`.
+public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
+                   firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
+    let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
+    parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isIdentity ? 1 : layout.floats) { buffer in
+            let phases = buffer.baseAddress!  // [s², rows, columns]
+            // Padding positions are the same for every plane: zero them once, and let each
+            // plane overwrite only the positions that hold input.
+            phases.update(repeating: 0, count: buffer.count)
+            for item in items {
+                let (ch, i) = (item / images, item % images)
+                let src = x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane  // [H, W]
+                let dst = col + ch * taps * ld + i * plane                          // taps rows ld apart, [OH, OW] each
+                if layout.isIdentity {
+                    copyFloats(dst, src, plane)
+                    continue
+                }
+                splitIntoPhases(phases, src, layout)
+                for kk in 0..<taps {
+                    let window = phases + layout.window(tap: kk), tap = dst + kk * ld
+                    for oy in 0..<s.oh { copyFloats(tap + oy * s.ow, window + oy * layout.columns, s.ow) }
+                }
+            }
+        }
+    }
+}
+
+/// dx[first + i, channel group g] ← the adjoint of im2col applied to columns
+/// i·OHW..<(i+1)·OHW of col[CgKK, ld], for every image i of the block; with `accumulate`,
+/// dx += it instead. Every plane is written whole, so dx needs no zeroing first. Each
+/// element sums its taps in order (0 + tap₀ + tap₁ + …) in L1 before it is stored: the
+/// same sums as `col2imReference` into a zeroed dx, bit for bit.
+public func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
+                   _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape, accumulate: Bool = false) {
+    let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
+    parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isIdentity ? 1 : layout.floats) { buffer in
+            let phases = buffer.baseAddress!  // [s², rows, columns]
+            for item in items {
+                let (ch, i) = (item / images, item % images)
+                let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)  // [H, W]
+                let src = col + ch * taps * ld + i * plane                     // taps rows ld apart, [OH, OW] each
+                if layout.isIdentity {
+                    if accumulate { addFloats(dst, src, plane) } else { copyFloats(dst, src, plane) }
+                    continue
+                }
+                phases.update(repeating: 0, count: buffer.count)
+                for kk in 0..<taps {
+                    let window = phases + layout.window(tap: kk), tap = src + kk * ld
+                    for oy in 0..<s.oh { addFloats(window + oy * layout.columns, tap + oy * s.ow, s.ow) }
+                }
+                mergePhases(dst, phases, layout, accumulate: accumulate)
+            }
+        }
+    }
+}
+
+/// phases ← the input elements of plane src[H, W] (padding positions are left as they are).
+@inline(__always)
+private func splitIntoPhases(_ phases: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ l: PhaseLayout) {
+    let p = l.padding
+    for iy in 0..<l.h {
+        let row = src + iy * l.w
+        let (a, r) = ((iy + p) % l.stride, (iy + p) / l.stride)
+        switch l.stride {
+        case 1:
+            copyFloats(phases + l.offset(0, 0, r, p), row, l.w)
+        case 2:
+            // Even input columns 2j land in phase b = p % 2 at column j + p / 2, odd ones
+            // in the other phase at j + (p + 1) / 2.
+            let even = phases + l.offset(a, p % 2, r, p / 2), odd = phases + l.offset(a, (p + 1) % 2, r, (p + 1) / 2)
+            var j = 0
+            while 2 * j + 16 <= l.w {
+                let pair = load16(row + 2 * j)
+                store8(pair.evenHalf, even + j)
+                store8(pair.oddHalf, odd + j)
+                j += 8
+            }
+            while 2 * j + 1 < l.w { (even[j], odd[j]) = (row[2 * j], row[2 * j + 1]); j += 1 }
+            if 2 * j < l.w { even[j] = row[2 * j] }
+        default:
+            for ix in 0..<l.w {
+                phases[l.offset(a, (ix + p) % l.stride, r, (ix + p) / l.stride)] = row[ix]
+            }
+        }
+    }
+}
+
+/// dst[H, W] ← (or += with `accumulate`) the input positions of the phase planes.
+@inline(__always)
+private func mergePhases(_ dst: UnsafeMutablePointer<Float>, _ phases: UnsafePointer<Float>, _ l: PhaseLayout,
+                         accumulate: Bool) {
+    let p = l.padding
+    for iy in 0..<l.h {
+        let row = dst + iy * l.w
+        let (a, r) = ((iy + p) % l.stride, (iy + p) / l.stride)
+        switch l.stride {
+        case 1:
+            let from = phases + l.offset(0, 0, r, p)
+            if accumulate { addFloats(row, from, l.w) } else { copyFloats(row, from, l.w) }
+        case 2:
+            let even = phases + l.offset(a, p % 2, r, p / 2), odd = phases + l.offset(a, (p + 1) % 2, r, (p + 1) / 2)
+            var j = 0
+            while 2 * j + 16 <= l.w {
+                let pair = interleave(load8(even + j), load8(odd + j))
+                store16(accumulate ? load16(row + 2 * j) + pair : pair, row + 2 * j)
+                j += 8
+            }
+            while 2 * j < l.w {
+                let ix = 2 * j
+                row[ix] = accumulate ? row[ix] + even[j] : even[j]
+                if ix + 1 < l.w { row[ix + 1] = accumulate ? row[ix + 1] + odd[j] : odd[j] }
+                j += 1
+            }
+        default:
+            for ix in 0..<l.w {
+                let v = phases[l.offset(a, (ix + p) % l.stride, r, (ix + p) / l.stride)]
+                row[ix] = accumulate ? row[ix] + v : v
+            }
+        }
+    }
+}
+
+// MARK: Small SIMD helpers (unaligned; the kernels module targets AVX2)
+
+@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+@inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+@inline(__always) private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+/// (e₀, o₀, e₁, o₁, …): the inverse of evenHalf / oddHalf.
+@inline(__always) private func interleave(_ e: SIMD8<Float>, _ o: SIMD8<Float>) -> SIMD16<Float> {
+    SIMD16(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
+}
+
+/// dst[0..<n] ← src[0..<n], in 8-float chunks (rows here are 4–32 floats: a memmove call
+/// per row cost more than the copy).
+@inline(__always) private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n { store8(load8(src + j), dst + j); j += 8 }
+    while j < n { dst[j] = src[j]; j += 1 }
+}
+
+/// dst[0..<n] += src[0..<n].
+@inline(__always) private func addFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+    while j < n { dst[j] += src[j]; j += 1 }
+}

@@ -37,9 +37,10 @@ public struct ConvShape: Hashable, Sendable {
     public var flops: Int { 2 * n * o * outPlane * colRows }
 }
 
-/// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
+/// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW]; with
+/// `clearingBlock` (from the block only), zeroes each block row after copying it.
 func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
-                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
+                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool, clearingBlock: Bool = false) {
     let plane = s.outPlane, ld = s.blockColumns
     parallelRanges(s.og * images, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
         for r in rows {
@@ -47,6 +48,7 @@ func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
             let image = y.channel(g * s.og + o, ofImage: firstImage + i)
             let block = t + o * ld + i * plane
             if toBlock { block.update(from: image, count: plane) } else { image.update(from: block, count: plane) }
+            if clearingBlock { block.update(repeating: 0, count: plane) }
         }
     }
 }
@@ -73,13 +75,17 @@ enum ColumnKernels { case fast, reference }
 func conv2dForwardBlocks(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                          scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    // With beta 0 OpenBLAS zeroes C in a pass of its own; instead t is zeroed once here and
+    // again row by row as copyBlockRows empties it, and every gemm accumulates (beta 1).
+    let clearing = kernels == .fast
+    if clearing { t.update(repeating: 0, count: s.og * ld) }
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
             im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s, kernels)
             sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
-                  col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
-            copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
+                  col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows, beta: clearing ? 1 : 0)
+            copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false, clearingBlock: clearing)
         }
     }
 }
@@ -103,16 +109,20 @@ func conv2dInputGradBlocks(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: 
                            scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
-    // The fast col2im writes every plane of dx whole; the reference accumulates.
-    if kernels == .reference { dx.zero(images: s.n) }
+    // The fast col2im writes every plane of dx whole (the reference accumulates), and
+    // zeroes the col it has read: col is zeroed once here and every gemm accumulates into
+    // it (beta 1), which spares OpenBLAS's own zeroing pass over the 1–10 MB col per block.
+    let fast = kernels == .fast
+    if fast { col.update(repeating: 0, count: s.colRows * ld) } else { dx.zero(images: s.n) }
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
             copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
-                  t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
-            if kernels == .fast {
-                col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
+                  t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og, beta: fast ? 1 : 0)
+            if fast {
+                col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s, accumulate: false,
+                       clearingColumns: true)
             } else {
                 col2imReference(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
             }

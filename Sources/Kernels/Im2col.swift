@@ -34,8 +34,9 @@ struct PhaseLayout {
         return offset(ky % stride, kx % stride, ky / stride, kx / stride)
     }
 
-    /// Whether im2col is a plain copy of the plane (1×1, stride 1, no padding).
-    var isIdentity: Bool { k == 1 && stride == 1 && padding == 0 }
+    /// 1×1 without padding: col[oy, ox] = x[oy·s, ox·s] is gathered directly (phases
+    /// would rearrange s² times the floats the one tap uses).
+    var isPointwise: Bool { k == 1 && padding == 0 }
 }
 
 /// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
@@ -44,7 +45,7 @@ public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: U
                    firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
     let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
     parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isIdentity ? 1 : layout.floats) { buffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isPointwise ? 1 : layout.floats) { buffer in
             let phases = buffer.baseAddress!  // [s², rows, columns]
             // Padding positions are the same for every plane: zero them once, and let each
             // plane overwrite only the positions that hold input.
@@ -53,8 +54,8 @@ public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: U
                 let (ch, i) = (item / images, item % images)
                 let src = x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane  // [H, W]
                 let dst = col + ch * taps * ld + i * plane                          // taps rows ld apart, [OH, OW] each
-                if layout.isIdentity {
-                    copyFloats(dst, src, plane)
+                if layout.isPointwise {
+                    gatherPointwise(dst, src, layout)
                     continue
                 }
                 splitIntoPhases(phases, src, layout)
@@ -74,24 +75,35 @@ public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: U
 /// same sums as `col2imReference` into a zeroed dx, bit for bit.
 public func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
                    _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape, accumulate: Bool = false) {
+    col2im(dx, firstImage: firstImage, images: images, group: g, UnsafeMutablePointer(mutating: col), rowStride: ld,
+           s, accumulate: accumulate, clearingColumns: false)
+}
+
+/// col2im that also zeroes the col floats it reads (`clearingColumns`), while they are in
+/// L1: the next gemm into col can then accumulate (beta 1) instead of OpenBLAS zeroing
+/// the whole col in a pass of its own.
+func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
+            _ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ s: ConvShape, accumulate: Bool,
+            clearingColumns: Bool) {
     let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
     parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isIdentity ? 1 : layout.floats) { buffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isPointwise ? 1 : layout.floats) { buffer in
             let phases = buffer.baseAddress!  // [s², rows, columns]
             for item in items {
                 let (ch, i) = (item / images, item % images)
                 let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)  // [H, W]
                 let src = col + ch * taps * ld + i * plane                     // taps rows ld apart, [OH, OW] each
-                if layout.isIdentity {
-                    if accumulate { addFloats(dst, src, plane) } else { copyFloats(dst, src, plane) }
-                    continue
+                if layout.isPointwise {
+                    scatterPointwise(dst, src, layout, accumulate: accumulate)
+                } else {
+                    phases.update(repeating: 0, count: buffer.count)
+                    for kk in 0..<taps {
+                        let window = phases + layout.window(tap: kk), tap = src + kk * ld
+                        for oy in 0..<s.oh { addFloats(window + oy * layout.columns, tap + oy * s.ow, s.ow) }
+                    }
+                    mergePhases(dst, phases, layout, accumulate: accumulate)
                 }
-                phases.update(repeating: 0, count: buffer.count)
-                for kk in 0..<taps {
-                    let window = phases + layout.window(tap: kk), tap = src + kk * ld
-                    for oy in 0..<s.oh { addFloats(window + oy * layout.columns, tap + oy * s.ow, s.ow) }
-                }
-                mergePhases(dst, phases, layout, accumulate: accumulate)
+                if clearingColumns { for kk in 0..<taps { zeroFloats(src + kk * ld, plane) } }
             }
         }
     }
@@ -163,6 +175,51 @@ private func mergePhases(_ dst: UnsafeMutablePointer<Float>, _ phases: UnsafePoi
     }
 }
 
+/// col[OH, OW] ← x[oy·s, ox·s] of plane src[H, W] (a 1×1 convolution without padding).
+@inline(__always)
+private func gatherPointwise(_ col: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ l: PhaseLayout) {
+    if l.stride == 1 { return copyFloats(col, src, l.oh * l.ow) }
+    for oy in 0..<l.oh {
+        let (out, row) = (col + oy * l.ow, src + oy * l.stride * l.w)
+        var ox = 0
+        if l.stride == 2 {
+            while 2 * ox + 16 <= l.w && ox + 8 <= l.ow { store8(load16(row + 2 * ox).evenHalf, out + ox); ox += 8 }
+        }
+        while ox < l.ow { out[ox] = row[ox * l.stride]; ox += 1 }
+    }
+}
+
+/// dst[H, W] ← (or += with `accumulate`) the adjoint of `gatherPointwise`: col[oy, ox] at
+/// (oy·s, ox·s), zeros elsewhere.
+@inline(__always)
+private func scatterPointwise(_ dst: UnsafeMutablePointer<Float>, _ col: UnsafePointer<Float>, _ l: PhaseLayout,
+                              accumulate: Bool) {
+    if l.stride == 1 {
+        return accumulate ? addFloats(dst, col, l.oh * l.ow) : copyFloats(dst, col, l.oh * l.ow)
+    }
+    for iy in 0..<l.h {
+        let row = dst + iy * l.w
+        guard iy % l.stride == 0 && iy / l.stride < l.oh else {
+            if !accumulate { row.update(repeating: 0, count: l.w) }
+            continue
+        }
+        let from = col + iy / l.stride * l.ow
+        var ix = 0
+        if l.stride == 2 {
+            while ix + 16 <= l.w && ix / 2 + 8 <= l.ow {
+                let pair = interleave(load8(from + ix / 2), SIMD8())
+                store16(accumulate ? load16(row + ix) + pair : pair, row + ix)
+                ix += 16
+            }
+        }
+        while ix < l.w {
+            let v: Float = ix % l.stride == 0 && ix / l.stride < l.ow ? from[ix / l.stride] : 0
+            row[ix] = accumulate ? row[ix] + v : v
+            ix += 1
+        }
+    }
+}
+
 // MARK: Small SIMD helpers (unaligned; the kernels module targets AVX2)
 
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
@@ -183,17 +240,33 @@ private func mergePhases(_ dst: UnsafeMutablePointer<Float>, _ phases: UnsafePoi
     SIMD16(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
 }
 
-/// dst[0..<n] ← src[0..<n], in 8-float chunks (rows here are 4–32 floats: a memmove call
-/// per row cost more than the copy).
+@inline(__always) private func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
+@inline(__always) private func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+}
+
+/// dst[0..<n] ← src[0..<n], in 8- and 4-float chunks (rows here are 4–32 floats: a
+/// memmove call per row cost more than the copy).
 @inline(__always) private func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     var j = 0
     while j + 8 <= n { store8(load8(src + j), dst + j); j += 8 }
+    if j + 4 <= n { store4(load4(src + j), dst + j); j += 4 }
     while j < n { dst[j] = src[j]; j += 1 }
+}
+
+/// dst[0..<n] ← 0.
+@inline(__always) private func zeroFloats(_ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n { store8(SIMD8(), dst + j); j += 8 }
+    while j < n { dst[j] = 0; j += 1 }
 }
 
 /// dst[0..<n] += src[0..<n].
 @inline(__always) private func addFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     var j = 0
     while j + 8 <= n { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+    if j + 4 <= n { store4(load4(dst + j) + load4(src + j), dst + j); j += 4 }
     while j < n { dst[j] += src[j]; j += 1 }
 }

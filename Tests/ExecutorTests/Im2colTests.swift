@@ -16,6 +16,10 @@ import Testing
         ConvShape(n: 2, c: 3, h: 12, w: 12, o: 2, k: 2, stride: 2, padding: 0, groups: 1),
         ConvShape(n: 2, c: 8, h: 6, w: 6, o: 4, k: 1, stride: 1, padding: 0, groups: 1),
         ConvShape(n: 2, c: 8, h: 6, w: 7, o: 4, k: 1, stride: 2, padding: 0, groups: 1),
+        ConvShape(n: 2, c: 3, h: 34, w: 35, o: 2, k: 1, stride: 2, padding: 0, groups: 1),  // SIMD rows + tails
+        ConvShape(n: 2, c: 3, h: 5, w: 5, o: 2, k: 1, stride: 1, padding: 1, groups: 1),
+        ConvShape(n: 2, c: 3, h: 4, w: 4, o: 2, k: 3, stride: 1, padding: 1, groups: 1),    // rows of 4
+        ConvShape(n: 2, c: 2, h: 14, w: 14, o: 2, k: 3, stride: 1, padding: 0, groups: 1),  // rows of 8 + 4
         ConvShape(n: 2, c: 2, h: 10, w: 9, o: 2, k: 3, stride: 3, padding: 1, groups: 1),  // generic stride
         ConvShape(n: 6, c: 4, h: 32, w: 32, o: 4, k: 3, stride: 1, padding: 1, groups: 2), // 4 images per block: partial last
     ]

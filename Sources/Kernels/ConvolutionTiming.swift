@@ -86,6 +86,32 @@ public func convolutionKernelTimings(shapes: [ConvShape] = timedConvolutionShape
     return timings
 }
 
+/// Whether the three convolutions give bit-identical results with the fast kernels and
+/// with the reference ones (so also with OpenBLAS accumulating into a zeroed col instead of
+/// zeroing it itself), starting from scratch full of NaNs each time.
+public func convolutionKernelsAgree(_ s: ConvShape) -> Bool {
+    let xCount = s.n * s.c * s.inPlane, yCount = s.n * s.o * s.outPlane, wCount = s.o * s.colRows
+    let x = randomFloats(xCount), dy = randomFloats(yCount), w = randomFloats(wCount)
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, s.scratchElements))  // col, t
+    let outputs = [ColumnKernels.fast, .reference].map { kernels -> [[UInt32]] in
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: yCount)   // [N,O,OH,OW]
+        let dx = UnsafeMutablePointer<Float>.allocate(capacity: xCount)  // [N,C,H,W]
+        let dw = UnsafeMutablePointer<Float>.allocate(capacity: wCount)  // [O,Cg,K,K]
+        defer { for p in [y, dx, dw] { p.deallocate() } }
+        func poisonScratch() { scratch.update(repeating: .nan, count: s.scratchElements) }
+        poisonScratch()
+        conv2dForwardBlocks(ChannelSplit(y, channels: s.o, plane: s.outPlane), x, w, s, scratch: scratch, kernels: kernels)
+        poisonScratch()
+        conv2dInputGradBlocks(ChannelSplit(dx, channels: s.c, plane: s.inPlane), dy, w, s, scratch: scratch,
+                              kernels: kernels)
+        poisonScratch()
+        conv2dFilterGradBlocks(dw, x, dy, s, scratch: scratch, kernels: kernels)
+        return [(y, yCount), (dx, xCount), (dw, wCount)].map { p, count in (0..<count).map { p[$0].bitPattern } }
+    }
+    for p in [x, dy, w, scratch] { p.deallocate() }
+    return outputs[0] == outputs[1]
+}
+
 /// Median ms of each of two bodies, run alternately after one warm-up call each.
 private func medianMs(repeats: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
     func ms(_ body: () -> Void) -> Double {

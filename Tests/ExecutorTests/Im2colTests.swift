@@ -80,6 +80,19 @@ import Testing
         #expect(FastKernelsMatchNaive.maxRelativeDifference(fastSum, referenceSum) < 1e-6, "\(s)")
     }
 
+    /// Whole convolutions (block loops, gemms accumulating into col and t that col2im and
+    /// copyBlockRows clear) against the same loops with the reference kernels.
+    @Test(arguments: [
+        ConvShape(n: 6, c: 4, h: 32, w: 32, o: 6, k: 3, stride: 1, padding: 1, groups: 2),  // partial last block
+        ConvShape(n: 20, c: 8, h: 16, w: 16, o: 16, k: 3, stride: 2, padding: 1, groups: 1),
+        ConvShape(n: 3, c: 6, h: 11, w: 13, o: 4, k: 3, stride: 2, padding: 0, groups: 2),
+        ConvShape(n: 4, c: 8, h: 9, w: 9, o: 12, k: 1, stride: 2, padding: 0, groups: 1),
+        ConvShape(n: 2, c: 4, h: 10, w: 9, o: 4, k: 3, stride: 3, padding: 1, groups: 1),
+    ])
+    func convolutionsAreBitIdentical(_ s: ConvShape) {
+        #expect(convolutionKernelsAgree(s), "\(s)")
+    }
+
     /// col2im into channels spread over two tensors (a merged input gradient) writes what
     /// it writes into one tensor.
     @Test func col2imIntoChannelSplit() {

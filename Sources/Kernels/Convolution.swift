@@ -37,10 +37,9 @@ public struct ConvShape: Hashable, Sendable {
     public var flops: Int { 2 * n * o * outPlane * colRows }
 }
 
-/// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW]; with
-/// `clearingBlock` (from the block only), zeroes each block row after copying it.
+/// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
 func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
-                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool, clearingBlock: Bool = false) {
+                   _ y: ChannelSplit, _ t: UnsafeMutablePointer<Float>, toBlock: Bool) {
     let plane = s.outPlane, ld = s.blockColumns
     parallelRanges(s.og * images, minimumPerWorker: max(1, 16_384 / plane)) { rows, _ in
         for r in rows {
@@ -48,7 +47,6 @@ func copyBlockRows(_ s: ConvShape, firstImage: Int, images: Int, group g: Int,
             let image = y.channel(g * s.og + o, ofImage: firstImage + i)
             let block = t + o * ld + i * plane
             if toBlock { block.update(from: image, count: plane) } else { image.update(from: block, count: plane) }
-            if clearingBlock { block.update(repeating: 0, count: plane) }
         }
     }
 }
@@ -75,17 +73,15 @@ enum ColumnKernels { case fast, reference }
 func conv2dForwardBlocks(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                          scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
-    // With beta 0 OpenBLAS zeroes C in a pass of its own; instead t is zeroed once here and
-    // again row by row as copyBlockRows empties it, and every gemm accumulates (beta 1).
-    let clearing = kernels == .fast
-    if clearing { t.update(repeating: 0, count: s.og * ld) }
+    // (Unlike the input gradient's col, t is small: zeroing it as copyBlockRows empties it,
+    // to spare OpenBLAS's beta-0 pass, made no measurable difference.)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
             im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s, kernels)
             sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
-                  col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows, beta: clearing ? 1 : 0)
-            copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false, clearingBlock: clearing)
+                  col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
+            copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
         }
     }
 }

@@ -80,8 +80,8 @@ import Testing
         #expect(FastKernelsMatchNaive.maxRelativeDifference(fastSum, referenceSum) < 1e-6, "\(s)")
     }
 
-    /// Whole convolutions (block loops, gemms accumulating into col and t that col2im and
-    /// copyBlockRows clear) against the same loops with the reference kernels.
+    /// Whole convolutions (block loops; the input gradient's gemm accumulating into a col
+    /// that col2im clears) against the same loops with the reference kernels.
     @Test(arguments: [
         ConvShape(n: 6, c: 4, h: 32, w: 32, o: 6, k: 3, stride: 1, padding: 1, groups: 2),  // partial last block
         ConvShape(n: 20, c: 8, h: 16, w: 16, o: 16, k: 3, stride: 2, padding: 1, groups: 1),

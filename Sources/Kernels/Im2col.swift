@@ -41,11 +41,35 @@ struct PhaseLayout {
     var isPointwise: Bool { k == 1 && padding == 0 }
 }
 
+/// The order of the work items, (channel, image) planes. Channel-major for K > 1:
+/// consecutive items fill consecutive columns of the same K·K col rows, and the next plane
+/// (another image's) is prefetched. A 1×1 convolution has one col row per channel and runs
+/// image-major: x (or dx) is then read (written) in address order, which is what mattered.
+struct PlaneOrder {
+    let channels, images: Int
+    let imageMajor: Bool
+
+    init(_ s: ConvShape, images: Int) { (channels, self.images, imageMajor) = (s.cg, images, s.k == 1) }
+
+    func plane(_ item: Int) -> (ch: Int, i: Int) {
+        imageMajor ? (item % channels, item / channels) : (item / images, item % images)
+    }
+
+    @inline(__always) func next(_ p: (ch: Int, i: Int)) -> (ch: Int, i: Int) {
+        if imageMajor { return p.ch + 1 < channels ? (p.ch + 1, p.i) : (0, p.i + 1) }
+        return p.i + 1 < images ? (p.ch, p.i + 1) : (p.ch + 1, 0)
+    }
+
+    /// Whether to prefetch the next item's plane (the hardware prefetcher does not cross
+    /// from one image to the next).
+    var prefetches: Bool { !imageMajor }
+}
+
 /// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
 /// fills columns i·OHW..<(i+1)·OHW. Bit-identical to `im2colReference`.
 public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
                    firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
-    let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
+    let layout = PhaseLayout(s), order = PlaneOrder(s, images: images), taps = s.k * s.k, plane = s.outPlane
     let windows = (0..<taps).map { layout.window(tap: $0) }  // hoisted: the divisions cost more than a copy
     parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isPointwise ? 1 : layout.floats) { buffer in
@@ -53,20 +77,20 @@ public func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: U
             // Padding positions are the same for every plane: zero them once, and let each
             // plane overwrite only the positions that hold input.
             phases.update(repeating: 0, count: buffer.count)
-            // Items run channel-major: consecutive items fill consecutive columns of the same
-            // K·K col rows.
-            func input(_ ch: Int, _ i: Int) -> UnsafePointer<Float> {  // [H, W]
-                x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane
+            func input(_ p: (ch: Int, i: Int)) -> UnsafePointer<Float> {  // [H, W]
+                x + ((firstImage + p.i) * s.c + g * s.cg + p.ch) * s.inPlane
             }
-            var (ch, i) = (items.lowerBound / images, items.lowerBound % images)
+            var current = order.plane(items.lowerBound)
             for item in items {
-                let src = input(ch, i)
-                let dst = col + ch * taps * ld + i * plane  // taps rows ld apart, [OH, OW] each
-                (ch, i) = i + 1 < images ? (ch, i + 1) : (ch + 1, 0)
-                // The next item's plane is another image's (C·H·W floats on): out of reach
-                // of the hardware prefetcher, which stays within a page. Requested now, it
-                // arrives while this one is copied (5–15 % faster at 16×16 and 32×32).
-                if item + 1 < items.upperBound { prefetchPlane(input(ch, i), s.inPlane, forWriting: false) }
+                let src = input(current)
+                let dst = col + current.ch * taps * ld + current.i * plane  // taps rows ld apart, [OH, OW] each
+                current = order.next(current)
+                // The next item's plane is C·H·W floats on: out of reach of the hardware
+                // prefetcher, which stays within a page. Requested now, it arrives while
+                // this one is copied (5–15 % faster at 16×16 and 32×32).
+                if order.prefetches && item + 1 < items.upperBound {
+                    prefetchPlane(input(current), s.inPlane, forWriting: false)
+                }
                 if layout.isPointwise {
                     gatherPointwise(dst, src, layout)
                     continue
@@ -98,19 +122,22 @@ public func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: In
 func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
             _ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ s: ConvShape, accumulate: Bool,
             clearingColumns: Bool) {
-    let layout = PhaseLayout(s), taps = s.k * s.k, plane = s.outPlane
+    let layout = PhaseLayout(s), order = PlaneOrder(s, images: images), taps = s.k * s.k, plane = s.outPlane
     let windows = (0..<taps).map { layout.window(tap: $0) }
     parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (taps * plane))) { items, _ in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.isPointwise ? 1 : layout.floats) { buffer in
             let phases = buffer.baseAddress!  // [s², rows, columns]
-            var (ch, i) = (items.lowerBound / images, items.lowerBound % images)
+            func output(_ p: (ch: Int, i: Int)) -> UnsafeMutablePointer<Float> {  // [H, W]
+                dx.channel(g * s.cg + p.ch, ofImage: firstImage + p.i)
+            }
+            var current = order.plane(items.lowerBound)
             for item in items {
-                let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)  // [H, W]
-                let src = col + ch * taps * ld + i * plane                     // taps rows ld apart, [OH, OW] each
-                (ch, i) = i + 1 < images ? (ch, i + 1) : (ch + 1, 0)
+                let dst = output(current)
+                let src = col + current.ch * taps * ld + current.i * plane  // taps rows ld apart, [OH, OW] each
+                current = order.next(current)
                 // As in im2col: the next plane of dx, to be written (4–16 % faster).
-                if item + 1 < items.upperBound {
-                    prefetchPlane(dx.channel(g * s.cg + ch, ofImage: firstImage + i), s.inPlane, forWriting: true)
+                if order.prefetches && item + 1 < items.upperBound {
+                    prefetchPlane(output(current), s.inPlane, forWriting: true)
                 }
                 if layout.isPointwise {
                     scatterPointwise(dst, src, layout, accumulate: accumulate)

@@ -88,6 +88,10 @@ import Testing
         ConvShape(n: 3, c: 6, h: 11, w: 13, o: 4, k: 3, stride: 2, padding: 0, groups: 2),
         ConvShape(n: 4, c: 8, h: 9, w: 9, o: 12, k: 1, stride: 2, padding: 0, groups: 1),
         ConvShape(n: 2, c: 4, h: 10, w: 9, o: 4, k: 3, stride: 3, padding: 1, groups: 1),
+        ConvShape(n: 3, c: 4, h: 8, w: 8, o: 4, k: 1, stride: 2, padding: 0, groups: 2),     // 1×1, image-major
+        ConvShape(n: 3, c: 4, h: 9, w: 9, o: 4, k: 3, stride: 2, padding: 1, groups: 4),     // depthwise
+        ConvShape(n: 2, c: 2, h: 19, w: 21, o: 3, k: 5, stride: 2, padding: 2, groups: 1),
+        ConvShape(n: 2, c: 2, h: 100, w: 100, o: 2, k: 3, stride: 2, padding: 1, groups: 1), // phases on the heap
     ])
     func convolutionsAreBitIdentical(_ s: ConvShape) {
         #expect(convolutionKernelsAgree(s), "\(s)")

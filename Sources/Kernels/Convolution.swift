@@ -3,7 +3,7 @@
 // side by side, so each gemm is wide (one image of a late layer gives N = 64 columns,
 // which runs far below the sgemm peak; a block gives thousands). Per block and group:
 //   forward:          t[Og, B·OHW] = w[g] · col,       scattered into y[n, g·Og + o]
-//   input gradient:   dcol = w[g]ᵀ · dy[g] (gathered),  dx += col2im(dcol)
+//   input gradient:   dcol = w[g]ᵀ · dy[g] (gathered),  dx[block, g] = col2im(dcol)
 //   filter gradient:  dw[g] += dy[g] · colᵀ            (accumulated over blocks)
 
 /// Sizes of one convolution: x[N,C,H,W] ⊛ w[O,C/G,K,K] → y[N,O,OH,OW].
@@ -17,11 +17,11 @@ public struct ConvShape: Hashable, Sendable {
         ow = (w + 2 * padding - k) / stride + 1
     }
 
-    var cg: Int { c / groups }
-    var og: Int { o / groups }
-    var colRows: Int { cg * k * k }
-    var outPlane: Int { oh * ow }
-    var inPlane: Int { h * w }
+    public var cg: Int { c / groups }
+    public var og: Int { o / groups }
+    public var colRows: Int { cg * k * k }
+    public var outPlane: Int { oh * ow }
+    public var inPlane: Int { h * w }
     /// Images per gemm: enough columns (~4K) to run near the sgemm peak, col ≤ 16M floats.
     /// (4K columns ran small-cnn's trades step 3–6 % faster than 16K in side-by-side runs:
     /// a layer-2 col block is then 4.7 MB instead of 19 MB, and stays in L3 for the gemm.)
@@ -30,74 +30,11 @@ public struct ConvShape: Hashable, Sendable {
         let fit = max(1, 16_777_216 / max(1, colRows * outPlane))
         return min(n, wanted, fit)
     }
-    var blockColumns: Int { imagesPerBlock * outPlane }
+    public var blockColumns: Int { imagesPerBlock * outPlane }
     /// Floats of scratch one call needs: a block's col and its gathered output rows.
     public var scratchElements: Int { (colRows + og) * blockColumns }
     /// Multiply-adds × 2 of the forward (and of each transpose).
     public var flops: Int { 2 * n * o * outPlane * colRows }
-}
-
-/// col[CgKK, ld] ← the patches of channel group g of a block of images: image first + i
-/// fills columns i·OHW..<(i+1)·OHW. One parallel loop over (image, row) pairs for the whole
-/// block: per-image loops handed out too little work (the first layer's 27 rows ran serially).
-func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
-            firstImage: Int, images: Int, group g: Int, _ s: ConvShape) {
-    let (k, oh, ow, plane, rows) = (s.k, s.oh, s.ow, s.outPlane, s.colRows)
-    parallelRanges(images * rows, minimumPerWorker: max(1, 16_384 / plane)) { items, _ in
-        for item in items {
-            let (i, row) = (item / rows, item % rows)
-            let (ch, ky, kx) = (row / (k * k), row / k % k, row % k)
-            let src = x + ((firstImage + i) * s.c + g * s.cg + ch) * s.inPlane
-            let dst = col + row * ld + i * plane
-            // Output columns ox whose input column ix = ox·stride − padding + kx is inside.
-            let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
-            let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
-            for oy in 0..<oh {
-                let iy = oy * s.stride - s.padding + ky
-                let out = dst + oy * ow
-                if iy < 0 || iy >= s.h || first >= last {
-                    out.update(repeating: 0, count: ow)
-                    continue
-                }
-                let rowSrc = src + iy * s.w
-                if first > 0 { out.update(repeating: 0, count: first) }
-                if last < ow { (out + last).update(repeating: 0, count: ow - last) }
-                if s.stride == 1 {
-                    (out + first).update(from: rowSrc + (first - s.padding + kx), count: last - first)
-                } else {
-                    for ox in first..<last { out[ox] = rowSrc[ox * s.stride - s.padding + kx] }
-                }
-            }
-        }
-    }
-}
-
-/// dx[first + i, channel group g] += the adjoint of im2col applied to columns
-/// i·OHW..<(i+1)·OHW of col[CgKK, ld], for every image i of the block. Work items are
-/// (image, channel) pairs: each writes one plane of dx only.
-func col2im(_ dx: ChannelSplit, firstImage: Int, images: Int, group g: Int,
-            _ col: UnsafePointer<Float>, rowStride ld: Int, _ s: ConvShape) {
-    let (k, oh, ow, plane) = (s.k, s.oh, s.ow, s.outPlane)
-    parallelRanges(images * s.cg, minimumPerWorker: max(1, 16_384 / (plane * k * k))) { items, _ in
-        for item in items {
-            let (i, ch) = (item / s.cg, item % s.cg)
-            let dst = dx.channel(g * s.cg + ch, ofImage: firstImage + i)
-            for kk in 0..<(k * k) {
-                let (ky, kx) = (kk / k, kk % k)
-                let src = col + (ch * k * k + kk) * ld + i * plane
-                let first = max(0, (s.padding - kx + s.stride - 1) / s.stride)
-                let last = min(ow, (s.w + s.padding - kx + s.stride - 1) / s.stride)
-                if first >= last { continue }
-                for oy in 0..<oh {
-                    let iy = oy * s.stride - s.padding + ky
-                    if iy < 0 || iy >= s.h { continue }
-                    let rowDst = dst + iy * s.w - s.padding + kx
-                    let rowSrc = src + oy * ow
-                    for ox in first..<last { rowDst[ox * s.stride] += rowSrc[ox] }
-                }
-            }
-        }
-    }
 }
 
 /// Moves Og output rows of B images between NCHW y and a block t[Og, B·OHW].
@@ -126,11 +63,22 @@ public func conv2dForward(_ y: UnsafeMutablePointer<Float>,   // [N,O,OH,OW]
 public func conv2dForward(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                           scratch: UnsafeMutablePointer<Float>) {
     if s.usesDirectKernels { return conv2dForwardDirect(y, x, w, s, scratch: scratch) }
+    conv2dForwardBlocks(y, x, w, s, scratch: scratch, kernels: .fast)
+}
+
+/// Which im2col / col2im the block loops call: the fast ones, or the references (timed
+/// side by side in `convolutionKernelTimings`).
+enum ColumnKernels { case fast, reference }
+
+func conv2dForwardBlocks(_ y: ChannelSplit, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                         scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
+    // (Unlike the input gradient's col, t is small: zeroing it as copyBlockRows empties it,
+    // to spare OpenBLAS's beta-0 pass, made no measurable difference.)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s, kernels)
             sgemm(t, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: false,
                   col, ldb: ld, transposeB: false, m: s.og, n: images * s.outPlane, k: s.colRows)
             copyBlockRows(s, firstImage: first, images: images, group: g, y, t, toBlock: false)
@@ -150,16 +98,30 @@ public func conv2dInputGrad(_ dx: UnsafeMutablePointer<Float>,  // [N,C,H,W]
 public func conv2dInputGrad(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
                             scratch: UnsafeMutablePointer<Float>) {
     if s.usesDirectKernels { return conv2dInputGradDirect(dx, dy, w, s, scratch: scratch) }
+    conv2dInputGradBlocks(dx, dy, w, s, scratch: scratch, kernels: .fast)
+}
+
+func conv2dInputGradBlocks(_ dx: ChannelSplit, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ s: ConvShape,
+                           scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
-    dx.zero(images: s.n)
+    // The fast col2im writes every plane of dx whole (the reference accumulates), and
+    // zeroes the col it has read: col is zeroed once here and every gemm accumulates into
+    // it (beta 1), which spares OpenBLAS's own zeroing pass over the 1–10 MB col per block.
+    let fast = kernels == .fast
+    if fast { col.update(repeating: 0, count: s.colRows * ld) } else { dx.zero(images: s.n) }
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
             copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(col, ldc: ld, w + g * s.og * s.colRows, lda: s.colRows, transposeA: true,
-                  t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og)
-            col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
+                  t, ldb: ld, transposeB: false, m: s.colRows, n: images * s.outPlane, k: s.og, beta: fast ? 1 : 0)
+            if fast {
+                col2im(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s, accumulate: false,
+                       clearingColumns: true)
+            } else {
+                col2imReference(dx, firstImage: first, images: images, group: g, col, rowStride: ld, s)
+            }
         }
     }
 }
@@ -170,17 +132,32 @@ public func conv2dFilterGrad(_ dw: UnsafeMutablePointer<Float>,  // [O,Cg,K,K]
                              _ s: ConvShape,
                              scratch: UnsafeMutablePointer<Float>) { // col [CgKK, B·OHW], dy block [Og, B·OHW]
     if s.usesDirectFilterGrad { return conv2dFilterGradDirect(dw, x, dy, s, scratch: scratch) }
+    conv2dFilterGradBlocks(dw, x, dy, s, scratch: scratch, kernels: .fast)
+}
+
+func conv2dFilterGradBlocks(_ dw: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ s: ConvShape, scratch: UnsafeMutablePointer<Float>, kernels: ColumnKernels) {
     let col = scratch, t = scratch + s.colRows * s.blockColumns, ld = s.blockColumns
     let dyRows = ChannelSplit(UnsafeMutablePointer(mutating: dy), channels: s.o, plane: s.outPlane)
     for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
         let images = min(s.imagesPerBlock, s.n - first)
         for g in 0..<s.groups {
-            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s)
+            im2col(col, rowStride: ld, x, firstImage: first, images: images, group: g, s, kernels)
             copyBlockRows(s, firstImage: first, images: images, group: g, dyRows, t, toBlock: true)
             sgemm(dw + g * s.og * s.colRows, ldc: s.colRows, t, lda: ld, transposeA: false,
                   col, ldb: ld, transposeB: true, m: s.og, n: s.colRows, k: images * s.outPlane,
                   beta: first == 0 ? 0 : 1)
         }
+    }
+}
+
+/// im2col by the chosen kernels.
+@inline(__always)
+private func im2col(_ col: UnsafeMutablePointer<Float>, rowStride ld: Int, _ x: UnsafePointer<Float>,
+                    firstImage: Int, images: Int, group g: Int, _ s: ConvShape, _ kernels: ColumnKernels) {
+    switch kernels {
+    case .fast: im2col(col, rowStride: ld, x, firstImage: firstImage, images: images, group: g, s)
+    case .reference: im2colReference(col, rowStride: ld, x, firstImage: firstImage, images: images, group: g, s)
     }
 }
 

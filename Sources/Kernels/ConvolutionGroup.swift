@@ -111,7 +111,9 @@ public func convolutionGroup(_ p: ConvolutionGroupProblem, scratch: UnsafeMutabl
         }
     } else {
         let dcol = work, t = work + rows * ld                  // dcol [CKK, ld], t [S·O, ld]
-        for dx in p.outputs { dx.update(repeating: 0, count: s.n * s.c * s.inPlane) }
+        // As in `conv2dInputGrad`: col2im writes dx whole and clears the dcol it reads, so
+        // every gemm accumulates into a dcol that is zero (no OpenBLAS zeroing pass).
+        dcol.update(repeating: 0, count: rows * ld)
         for first in stride(from: 0, to: s.n, by: s.imagesPerBlock) {
             let images = min(s.imagesPerBlock, s.n - first)
             for (k, dy) in p.slots.enumerated() {
@@ -120,13 +122,13 @@ public func convolutionGroup(_ p: ConvolutionGroupProblem, scratch: UnsafeMutabl
                               t + k * s.o * ld, toBlock: true)
             }
             for (dx, runs) in zip(p.outputs, p.runs) {
-                for (r, run) in runs.enumerated() {
+                for run in runs {
                     sgemm(dcol, ldc: ld, scratch + run.stackedOffset, lda: rows, transposeA: true,
                           t + run.firstSlot * s.o * ld, ldb: ld, transposeB: false,
-                          m: rows, n: images * s.outPlane, k: run.slotCount * s.o, beta: r == 0 ? 0 : 1)
+                          m: rows, n: images * s.outPlane, k: run.slotCount * s.o, beta: 1)
                 }
                 col2im(ChannelSplit(dx, channels: s.c, plane: s.inPlane), firstImage: first, images: images, group: 0,
-                       dcol, rowStride: ld, s)
+                       dcol, rowStride: ld, s, accumulate: false, clearingColumns: true)
             }
         }
     }

@@ -34,13 +34,6 @@ private struct DirectProblem {
     var inChannels, outChannels, k, paddedRows, paddedColumns, rows, columns: Int
 }
 
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
 
 private func convolveImage(_ out: ChannelSplit, image n: Int, _ input: UnsafePointer<Float>,
                            _ filter: UnsafePointer<Float>, _ p: DirectProblem) {

@@ -24,6 +24,7 @@ struct Bench: ParsableCommand {
     var coretype = "Haswell"
     @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
+    @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
 
     func validate() throws {
         guard steps >= 1, batch >= 1 else { throw ValidationError("--steps and --batch must be positive") }
@@ -65,6 +66,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reexecutingWithBLASSettings(coretype: coretype)
         if let threads { setBlasThreads(threads) }
+        if kernels { return printKernelTimings() }
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
             for name in workload.split(separator: ",").map(String.init) {
@@ -115,6 +117,18 @@ struct Bench: ParsableCommand {
             let ms = v.seconds * 1e3 / Double(steps)
             print("  \(kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(format: "%9.1f ms/step %5.1f%%  %6d kernels/step", ms, 100 * v.seconds / all, v.steps / steps))")
         }
+    }
+}
+
+/// `--kernels`: the convolution data-movement kernels, reference vs fast, side by side.
+private func printKernelTimings() {
+    print("kernel            shape (N C H W → O, K/stride/padding)   reference ms   fast ms   ratio")
+    for t in convolutionKernelTimings() {
+        let s = t.shape
+        let shape = "\(s.n)×\(s.c)×\(s.h)×\(s.w) → \(s.o), \(s.k)/\(s.stride)/\(s.padding)"
+        print(String(format: "%@ %@ %10.2f %9.2f %6.2f×", t.kernel.padding(toLength: 17, withPad: " ", startingAt: 0),
+                     shape.padding(toLength: 38, withPad: " ", startingAt: 0), t.referenceMs, t.fastMs,
+                     t.referenceMs / t.fastMs))
     }
 }
 

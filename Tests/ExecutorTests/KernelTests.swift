@@ -19,6 +19,11 @@ import Testing
         ConvShape(n: 1, c: 6, h: 7, w: 7, o: 6, k: 3, stride: 2, padding: 0, groups: 3),
         ConvShape(n: 2, c: 8, h: 6, w: 6, o: 4, k: 1, stride: 1, padding: 0, groups: 1),
         ConvShape(n: 2, c: 8, h: 6, w: 6, o: 4, k: 1, stride: 2, padding: 0, groups: 1),
+        ConvShape(n: 3, c: 4, h: 11, w: 13, o: 6, k: 3, stride: 2, padding: 1, groups: 2),
+        ConvShape(n: 2, c: 4, h: 34, w: 34, o: 4, k: 3, stride: 2, padding: 1, groups: 1),
+        ConvShape(n: 2, c: 4, h: 10, w: 9, o: 4, k: 3, stride: 3, padding: 1, groups: 1),
+        // 4 images per block (1024 columns each): the last block holds 2.
+        ConvShape(n: 6, c: 4, h: 32, w: 32, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
         // Direct kernels (few input channels, stride 1, rows of 16k columns):
         ConvShape(n: 3, c: 3, h: 16, w: 16, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
         ConvShape(n: 2, c: 2, h: 16, w: 16, o: 5, k: 1, stride: 1, padding: 0, groups: 1),

@@ -80,10 +80,11 @@ public enum FusedSource: Hashable, Sendable {
 public let fusedRegisterStride = 528
 public let fusedWorkers = 2
 
-/// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, merging of
-/// convolutions that share an operand, a schedule in topological order and an arena layout
-/// from buffer lifetimes.
-/// `groupSums: false` leaves sums of convolutions to the primitives (for A/B benchmarks).
+/// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, convolution
+/// groups (sums of convolutions over shared operands, `ConvolutionGroups.swift`), merging of
+/// the remaining convolutions that share an operand, a schedule in topological order and an
+/// arena layout from buffer lifetimes. `groupSums: false` leaves sums of convolutions to the
+/// primitives (for A/B benchmarks); `mergeConvolutions: false` turns off both passes.
 public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes

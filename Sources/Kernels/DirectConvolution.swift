@@ -179,7 +179,10 @@ func conv2dFilterGradDirect(_ dw: UnsafeMutablePointer<Float>, _ x: UnsafePointe
             }
         }
     }
-    // dw ← the two workers' partials.
-    let (first, second) = (scratch + s.directImageFloats, scratch + perWorker + s.directImageFloats)
-    for i in 0..<(s.o * rows) { dw[i] = first[i] + second[i] }
+    // dw ← the sum of the workers' partials.
+    dw.update(from: scratch + s.directImageFloats, count: s.o * rows)
+    for worker in 1..<workerCount {
+        let partial = scratch + worker * perWorker + s.directImageFloats
+        for i in 0..<(s.o * rows) { dw[i] += partial[i] }
+    }
 }

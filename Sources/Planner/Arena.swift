@@ -113,13 +113,17 @@ func convolutionGroupScratch(_ g: ConvolutionGroup, _ step: Step) -> Int {
         }
     }
     let (plane, rows) = (y[2] * y[3], filter[1] * filter[2] * filter[3])
-    let images = min(y[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))
     let perColumn = forward ? g.slots * rows + filter[0] : rows + g.slots * filter[0]
-    return stacked + perColumn * images * plane
+    return stacked + perColumn * blockColumns(images: y[0], plane: plane, rows: rows)
 }
 
 private func convolutionColumns(_ c: Conv2D, _ x: [Int], _ w: [Int], _ y: [Int]) -> Int {
     let (plane, rows) = (y[2] * y[3], w[1] * w[2] * w[3])
-    let images = min(x[0], max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane)))
-    return (rows + w[0] / c.groups) * images * plane
+    return (rows + w[0] / c.groups) * blockColumns(images: x[0], plane: plane, rows: rows)
+}
+
+/// Columns of one block of images, as `Kernels.ConvShape.blockColumns` chooses them: ~4K,
+/// with a col of at most 16M floats.
+private func blockColumns(images n: Int, plane: Int, rows: Int) -> Int {
+    min(n, max(1, 4_096 / plane), max(1, 16_777_216 / max(1, rows * plane))) * plane
 }

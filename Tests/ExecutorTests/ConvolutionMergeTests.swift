@@ -79,7 +79,7 @@ import Testing
 
     /// The whole small-cnn Taylor gradient graph (reverse over forward over forward).
     @Test func smallCNNTaylorGradientsMergedEqualUnmerged() throws {
-        let graph = Self.taylorGradientGraph(ModelParity.forward(.train))
+        let graph = ModelParity.taylorGradientGraph(ModelParity.forward(.train))
         let compiled = plan(graph)
         #expect(Self.mergedSteps(compiled) >= 1, "the first layer's conv(x, w), conv(x, u)")
         #expect(Self.groupSteps(compiled) >= 4, "the sums of J·u and uᵀHu, forward and transposed, per later layer")
@@ -92,7 +92,7 @@ import Testing
     /// the same with and without the passes.
     @Test func resNetTaylorGradientsGroupedEqualUngrouped() throws {
         let forward = PreActResNet18(classes: 10).forwardGraph(inputShape: [2, 3, 16, 16], mode: .train)
-        let graph = Self.taylorGradientGraph(forward)
+        let graph = ModelParity.taylorGradientGraph(forward)
         #expect(Self.groupSteps(plan(graph)) >= 8)
         let (grouped, plain) = (try Self.outputs(graph, merge: true), try Self.outputs(graph, merge: false))
         var worst = 0.0
@@ -106,7 +106,7 @@ import Testing
     /// Float32 and the Double reference disagree whatever the plan.)
     @Test func depthwiseConvolutionsStayAlone() {
         let forward = MobileNetV2(classes: 10).forwardGraph(inputShape: [2, 3, 16, 16], mode: .train)
-        let compiled = plan(Self.taylorGradientGraph(forward))
+        let compiled = plan(ModelParity.taylorGradientGraph(forward))
         var grouped = 0
         for step in compiled.steps {
             switch step.operation {
@@ -122,18 +122,5 @@ import Testing
             }
         }
         #expect(grouped >= 8)
-    }
-
-    /// Σ_k sum(outputₖ · rₖ) over logits, J·u and uᵀHu, differentiated in the parameters.
-    static func taylorGradientGraph(_ forward: ForwardGraph) -> Graph {
-        let taylor = ModelParity.taylorGraph(forward)
-        let builder = GraphBuilder(taylor)
-        var loss: Tensor?
-        for (k, output) in [0, 1, 3].enumerated() {
-            let y = builder.tensor(taylor.outputs[output])
-            let term = sum(y * builder.input("r\(k)", shape: y.shape))
-            loss = loss.map { $0 + term } ?? term
-        }
-        return vjp(builder.finish([loss!]), wrt: forward.parameters.map(\.name))
     }
 }

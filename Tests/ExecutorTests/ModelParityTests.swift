@@ -34,10 +34,10 @@ import Testing
         #expect(error <= 1e-4, "\(mode): relative error \(error)")
     }
 
-    @Test func parameterGradientsThroughTheTaylorTerms() throws {
-        let forward = Self.forward(.train)
-        let taylor = Self.taylorGraph(forward)
-        // loss = ⟨logits, r0⟩ + ⟨J·u, r1⟩ + ⟨uᵀHu, r2⟩: reverse over forward over forward.
+    /// loss = ⟨logits, r0⟩ + ⟨J·u, r1⟩ + ⟨uᵀHu, r2⟩ differentiated in the parameters:
+    /// reverse over forward over forward.
+    static func taylorGradientGraph(_ forward: ForwardGraph) -> Graph {
+        let taylor = taylorGraph(forward)
         let builder = GraphBuilder(taylor)
         var loss: Tensor?
         for (k, output) in [0, 1, 3].enumerated() {
@@ -45,7 +45,11 @@ import Testing
             let term = sum(y * builder.input("r\(k)", shape: y.shape))
             loss = loss.map { $0 + term } ?? term
         }
-        let graph = vjp(builder.finish([loss!]), wrt: forward.parameters.map(\.name))
+        return vjp(builder.finish([loss!]), wrt: forward.parameters.map(\.name))
+    }
+
+    @Test func parameterGradientsThroughTheTaylorTerms() throws {
+        let graph = Self.taylorGradientGraph(Self.forward(.train))
         let error = try worstParityError(graph, range: Self.range)
         #expect(error <= 1e-4, "relative error \(error)")
     }

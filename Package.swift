@@ -30,7 +30,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         // Recipe → planner → graph (+ autodiff) → executor → kernels.
-        .target(name: "Recipe", dependencies: ["CYAML"]),
+        .target(name: "Recipe", dependencies: ["CYAML", "Attacks"]),
         .target(name: "Graph", swiftSettings: fastMath),
         .target(name: "Planner", dependencies: ["Graph"], swiftSettings: fastMath),
         // The kernels use AVX2/FMA (the direct convolution's SIMD8 multiply-adds); the
@@ -48,15 +48,17 @@ let package = Package(
         // Models and objectives are compositions of graph primitives.
         .target(name: "Models", dependencies: ["Graph"]),
         .target(name: "Objectives", dependencies: ["Graph", "Models"]),
+        // Attacks drive compiled graphs from host-side loops: training and evaluation share them.
+        .target(name: "Attacks", dependencies: ["Graph", "Models", "Objectives", "Executor"], swiftSettings: fastMath),
         .target(name: "Checkpoints"),
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
-                                                 "Objectives", "Loader", "Shards", "Checkpoints"],
+                                                 "Objectives", "Attacks", "Loader", "Shards", "Checkpoints"],
                 swiftSettings: fastMath),
-        .target(name: "Evaluation", dependencies: ["Training", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
+        .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
 
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives",
+            "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
             "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation",
         ]),
 

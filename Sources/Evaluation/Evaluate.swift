@@ -1,3 +1,5 @@
+import Executor
+import Attacks
 import Checkpoints
 import Foundation
 import Graph
@@ -12,18 +14,15 @@ public struct EvaluationReport {
     public var split: String
     public var examples: Int
     public var accuracy: [(name: String, value: Double)]
-    public var attacks: [EvalAttack]
+    public var attacks: [AttackSpec]
 
     public var json: String {
         var object: [String: Any] = ["checkpoint": checkpoint, "checkpoint_hash": checkpointHash, "split": split,
                                      "examples": examples]
         for (name, value) in accuracy { object[name == "clean" ? "clean_acc" : "\(name)_acc"] = value }
         object["attacks"] = attacks.map { a -> [String: Any] in
-            var d: [String: Any] = ["name": a.name, "kind": a.kind.rawValue, "norm": a.norm.rawValue,
-                                    "eps": a.eps.text, "eps_value": a.eps.value, "step": a.step.value,
-                                    "steps": a.steps, "random_start": a.randomStart]
-            if let k = a.kappa { d["kappa"] = k }
-            return d
+            ["name": a.name, "kind": a.kind.rawValue, "norm": a.norm.rawValue,
+             "eps": a.epsilonText, "eps_value": a.epsilon, "step": a.step, "steps": a.steps, "random_start": a.randomStart]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
@@ -37,7 +36,7 @@ public struct EvaluationReport {
 
 /// Evaluates a checkpoint under the recipe's evaluation attacks (eval-mode BN, random starts).
 public func evaluate(recipe: Recipe, checkpoint: String, split splitName: String? = nil,
-                     compiler: GraphCompiler = fastCompiler) throws -> EvaluationReport {
+                     compiler: @escaping GraphCompiler = fastCompiler) throws -> EvaluationReport {
     let dataset: Dataset
     do { dataset = try Dataset.open(recipe.data.path) } catch {
         throw TrainingError("cannot open dataset '\(recipe.data.path)': \(error)")

@@ -1,3 +1,4 @@
+import Attacks
 import Foundation
 
 /// What `check` may look at beyond the recipe itself.
@@ -159,14 +160,14 @@ private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {
         let path = "eval.attacks.\(index)"
         // An attack that inherits ε and step from `threat` was checked with it: say it once.
         let inherited = attack.eps.text == recipe.threat.eps.text
-            && (attack.step.text == recipe.threat.step.text || attack.kind == .fgsm)
+            && (attack.stepText == recipe.threat.step.text || attack.kind == .fgsm)
         if !inherited {
-            checkBudget(eps: attack.eps, step: attack.step, steps: attack.steps, path: path,
+            checkBudget(eps: attack.eps, step: attack.stepNumber, steps: attack.steps, path: path,
                         checkStep: attack.kind != .fgsm, &findings)
         } else if attack.steps < 1 {
             findings.error("an attack needs at least one step, 'steps' is \(attack.steps)", at: "\(path).steps")
         }
-        guard attack.kind != .fgsm else { continue }
+        guard [.pgd, .cw].contains(attack.kind) else { continue }
         if !attack.randomStart {
             findings.warning("\(attack.name) starts at the clean input: without a random start PGD overestimates robustness",
                              at: "\(path).random_start")
@@ -176,7 +177,7 @@ private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {
         }
     }
     if !eval.attacks.contains(where: { $0.kind != .fgsm }) {
-        findings.warning("no iterative attack (pgd or cw) is evaluated: FGSM alone does not support a robustness claim",
+        findings.warning("no iterative attack is evaluated: FGSM alone does not support a robustness claim",
                          at: "eval.attacks")
     }
     if eval.every < 1 { findings.error("'every' must be ≥ 1", at: "eval.every") }

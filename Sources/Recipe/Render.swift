@@ -1,3 +1,4 @@
+import Attacks
 import Foundation
 
 /// The resolved recipe as YAML, every default written out. Reading the text back gives an
@@ -120,10 +121,7 @@ private func renderEval(_ eval: EvalSpec, into out: inout YAMLWriter) {
         out.line("kind", attack.kind.rawValue, indent: 3)
         out.line("norm", attack.norm.rawValue, indent: 3)
         out.number("eps", attack.eps, indent: 3)
-        out.number("step", attack.step, indent: 3)
-        out.line("steps", "\(attack.steps)", indent: 3)
-        out.line("random_start", "\(attack.randomStart)", indent: 3)
-        if let kappa = attack.kappa { out.line("kappa", formatNumber(kappa), indent: 3) }
+        for field in attack.kind.fields { renderAttackField(field, attack, into: &out) }
     }
     out.line("split", eval.split.rawValue, indent: 1)
     out.line("every", "\(eval.every)", indent: 1)
@@ -181,4 +179,27 @@ func quote(_ text: String, flow: Bool = false, always: Bool = false) -> String {
         }
     }
     return escaped + "\""
+}
+
+/// One of an attack's own fields (`AttackSpec.Kind.fields`), as the recipe would write it.
+private func renderAttackField(_ field: String, _ attack: AttackSpec, into out: inout YAMLWriter) {
+    switch field {
+    case "step": out.number("step", attack.stepNumber, indent: 3)
+    case "steps": out.line("steps", "\(attack.steps)", indent: 3)
+    case "random_start": out.line("random_start", "\(attack.randomStart)", indent: 3)
+    case "restarts": out.line("restarts", "\(attack.restarts)", indent: 3)
+    case "kappa": out.line("kappa", formatNumber(attack.kappa), indent: 3)
+    case "iterations": out.line("iterations", "\(attack.iterations)", indent: 3)
+    case "rho": out.line("rho", formatNumber(attack.rho), indent: 3)
+    case "targets":
+        if let targets = attack.targets { out.line("targets", "\(targets)", indent: 3) }
+        else { out.comment("targets: 9, or classes − 1 when fewer", indent: 3) }
+    case "eot": out.line("eot", "\(attack.eot)", indent: 3)
+    case "alpha_max": out.line("alpha_max", formatNumber(attack.alphaMax), indent: 3)
+    case "eta": out.line("eta", formatNumber(attack.eta), indent: 3)
+    case "beta": out.line("beta", formatNumber(attack.beta), indent: 3)
+    case "queries": out.line("queries", "\(attack.queries)", indent: 3)
+    case "p_init": out.line("p_init", formatNumber(attack.pInit), indent: 3)
+    default: preconditionFailure("no rendering for attack field '\(field)'")
+    }
 }

@@ -1,83 +1,73 @@
+import Attacks
+
 /// The logical splits a recipe can evaluate or select on; `val` is the carve-out of `data.val`.
 public enum Split: String, CaseIterable, Sendable {
     case train, val, test
 }
 
-/// One evaluation attack, fully resolved: fields left out inherit from `threat`.
-public struct EvalAttack: Equatable, Sendable {
-    public enum Kind: String, CaseIterable, Sendable {
-        /// Projected gradient descent on cross-entropy.
-        case pgd
-        /// The same loop on the CW margin `-clamp(z_y - max_{j≠y} z_j + κ, min=0)`.
-        case cw
-        /// One step of size ε, no random start.
-        case fgsm
+/// Evaluation attacks are `AttackSpec`s (module Attacks), declared there once with their
+/// reference defaults; this is how a recipe writes them: a shorthand (`pgd20`, `cw20`,
+/// `fgsm`, `apgd-ce`, `apgd-t`, `fab-t`, `square`, `aa`, `aa-plus`, `aa-rand`) or a mapping
+/// with `kind` and the fields that kind reads. Fields left out inherit from `threat`.
+extension AttackSpec {
+    static let commonKeys = ["name", "kind", "norm", "eps"]
+    static let shorthands = ["pgd20", "cw20", "fgsm"] + Kind.allCases.filter { ![.pgd, .cw, .fgsm].contains($0) }.map(\.rawValue)
+
+    init(kind: Kind, steps: Int = 20, threat: ThreatSpec) {
+        self.init(kind: kind, norm: threat.norm, epsilon: threat.eps.value, epsilonText: threat.eps.text,
+                  step: threat.step.value, steps: steps)
+        stepText = kind == .fgsm ? threat.eps.text : threat.step.text
     }
 
-    /// How metrics and `eval.select.metric` refer to it: `pgd20`, `cw20`, `fgsm` unless named.
-    public var name: String
-    public var kind: Kind
-    public var norm: Norm
-    public var eps: WrittenNumber
-    public var step: WrittenNumber
-    public var steps: Int
-    /// Uniform start in the ε-ball; without it PGD overestimates robustness.
-    public var randomStart: Bool
-    /// CW confidence (METHOD.md §4: 50); nil for the other kinds.
-    public var kappa: Double?
-
-    /// The protocol's attack of this kind against `threat`: 20 steps of `threat.step` from a
-    /// uniform random start, or FGSM with one step of ε.
-    public init(kind: Kind, steps: Int = 20, threat: ThreatSpec) {
-        self.kind = kind
-        self.norm = threat.norm
-        self.eps = threat.eps
-        switch kind {
-        case .fgsm:
-            self.steps = 1; step = threat.eps; randomStart = false; kappa = nil
-        case .pgd, .cw:
-            self.steps = steps; step = threat.step; randomStart = true; kappa = kind == .cw ? 50 : nil
-        }
-        self.name = kind == .fgsm ? "fgsm" : "\(kind.rawValue)\(self.steps)"
-    }
-
-    static let keys = ["name", "kind", "norm", "eps", "step", "steps", "random_start", "kappa"]
-
-    /// A shorthand (`pgd20`, `cw20`, `pgd`, `fgsm`) or a mapping with `kind` and overrides.
     init(from node: YAMLNode, path: String, threat: ThreatSpec) throws {
         if case .scalar = node.value {
             let text = try readString(node, path: path)
-            guard let (kind, steps) = EvalAttack.shorthand(text) else {
-                let suggestion = nearest(to: text, among: ["pgd20", "cw20", "fgsm"]).map { " — did you mean '\($0)'?" } ?? ""
-                throw RecipeError("unknown attack '\(text)' for '\(path)': expected pgd<steps>, cw<steps>, fgsm "
-                                  + "or a mapping with 'kind'\(suggestion)", at: node.location)
+            guard let (kind, steps) = AttackSpec.shorthand(text) else {
+                throw RecipeError("unknown attack '\(text)' for '\(path)': expected pgd<steps>, cw<steps>, "
+                                  + "\(AttackSpec.shorthands.dropFirst(2).joined(separator: ", ")) or a mapping with 'kind'"
+                                  + didYouMean(text, among: AttackSpec.shorthands), at: node.location)
             }
             self.init(kind: kind, steps: steps, threat: threat)
             return
         }
-        let reader = try MappingReader(node, path: path, known: EvalAttack.keys)
+        let all = AttackSpec.commonKeys + Set(Kind.allCases.flatMap(\.fields)).sorted()
+        let reader = try MappingReader(node, path: path, known: all)
         guard let kindNode = reader.child("kind") else {
-            throw RecipeError("missing key 'kind' in '\(path)' (pgd, cw or fgsm)", at: node.location)
+            throw RecipeError("missing key 'kind' in '\(path)' (\(Kind.allCases.map(\.rawValue).joined(separator: ", ")))",
+                              at: node.location)
         }
         let kind: Kind = try readChoice(kindNode, path: "\(path).kind")
+        for key in all where reader.has(key) && !AttackSpec.commonKeys.contains(key) && !kind.fields.contains(key) {
+            throw RecipeError("'\(key)' does not apply to \(kind.rawValue) attacks (they take: "
+                              + "\((AttackSpec.commonKeys + kind.fields).joined(separator: ", ")))", at: reader.child(key)!.location)
+        }
         var base = ThreatSpec(norm: try reader.choice("norm", default: threat.norm))
         if base.norm == threat.norm { base = threat }
         self.init(kind: kind, steps: try reader.int("steps", default: kind == .fgsm ? 1 : 20), threat: base)
-        if kind == .fgsm, reader.has("steps"), steps != 1 {
-            throw RecipeError("fgsm takes exactly one step; use kind pgd for more", at: reader.child("steps")!.location)
-        }
-        if kind != .cw, let kappaNode = reader.child("kappa") {
-            throw RecipeError("'kappa' applies only to cw attacks", at: kappaNode.location)
-        }
-        eps = try reader.number("eps", default: eps)
-        step = try reader.number("step", default: kind == .fgsm ? eps : step)
+        let eps = try reader.number("eps", default: WrittenNumber(value: epsilon, text: epsilonText))
+        (epsilon, epsilonText) = (eps.value, eps.text)
+        let step = try reader.number("step", default: kind == .fgsm ? eps : WrittenNumber(value: self.step, text: stepText))
+        (self.step, stepText) = (step.value, step.text)
         randomStart = try reader.bool("random_start", default: randomStart)
-        if kind == .cw { kappa = try reader.double("kappa", default: 50) }
+        restarts = try reader.int("restarts", default: restarts)
+        kappa = try reader.double("kappa", default: kappa)
+        iterations = try reader.int("iterations", default: iterations)
+        rho = try reader.double("rho", default: rho)
+        targets = try reader.optionalInt("targets") ?? targets
+        eot = try reader.int("eot", default: eot)
+        alphaMax = try reader.double("alpha_max", default: alphaMax)
+        eta = try reader.double("eta", default: eta)
+        beta = try reader.double("beta", default: beta)
+        queries = try reader.int("queries", default: queries)
+        pInit = try reader.double("p_init", default: pInit)
         name = try reader.string("name", default: name)
     }
 
+    var eps: WrittenNumber { WrittenNumber(value: epsilon, text: epsilonText) }
+    var stepNumber: WrittenNumber { WrittenNumber(value: step, text: stepText) }
+
     static func shorthand(_ text: String) -> (Kind, Int)? {
-        if text == "fgsm" { return (.fgsm, 1) }
+        if let kind = Kind(rawValue: text), ![.pgd, .cw].contains(kind) { return (kind, kind == .fgsm ? 1 : 20) }
         for kind in [Kind.pgd, .cw] where text.hasPrefix(kind.rawValue) {
             let digits = text.dropFirst(kind.rawValue.count)
             if digits.isEmpty { return (kind, 20) }
@@ -89,7 +79,7 @@ public struct EvalAttack: Equatable, Sendable {
 
 /// Evaluation during and after training, and how the reported checkpoint is chosen.
 public struct EvalSpec: Equatable, Sendable {
-    public var attacks: [EvalAttack]
+    public var attacks: [AttackSpec]
     /// The split of the final report.
     public var split: Split
     /// Validate every this many epochs (for checkpoint selection).
@@ -108,7 +98,7 @@ public struct EvalSpec: Equatable, Sendable {
     }
 
     public init(threat: ThreatSpec = ThreatSpec()) {
-        attacks = [EvalAttack(kind: .pgd, threat: threat), EvalAttack(kind: .cw, threat: threat)]
+        attacks = [AttackSpec(kind: .pgd, threat: threat), AttackSpec(kind: .cw, threat: threat)]
         split = .test
         every = 1
         select = Selection()
@@ -123,7 +113,7 @@ public struct EvalSpec: Equatable, Sendable {
         self.init(threat: threat)
         if let attacksNode = reader.child("attacks") {
             attacks = try readSequence(attacksNode, path: "eval.attacks").enumerated().map { index, item in
-                try EvalAttack(from: item, path: "eval.attacks.\(index)", threat: threat)
+                try AttackSpec(from: item, path: "eval.attacks.\(index)", threat: threat)
             }
             var seen: [String: Int] = [:]
             for (index, attack) in attacks.enumerated() {

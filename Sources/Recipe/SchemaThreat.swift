@@ -1,6 +1,4 @@
-public enum Norm: String, CaseIterable, Sendable {
-    case linf, l2
-}
+import Attacks
 
 /// How the attack's perturbation starts (before the first step).
 public enum AttackInit: String, CaseIterable, Sendable {

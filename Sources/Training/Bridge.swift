@@ -1,3 +1,4 @@
+import Attacks
 import Graph
 import Models
 import Objectives
@@ -58,7 +59,23 @@ public func lossTerms(_ recipe: Recipe) throws -> [Objectives::LossTerm] {
 }
 
 public func threatModel(_ spec: ThreatSpec) -> ThreatModel {
-    ThreatModel(norm: spec.norm == .linf ? .linf : .l2, epsilon: spec.eps.value, stepSize: spec.step.value)
+    ThreatModel(norm: spec.norm, epsilon: spec.eps.value, stepSize: spec.step.value)
+}
+
+/// The training attack: PGD on the recipe's `attack.objective` under `threat`.
+public func trainingAttack(_ recipe: Recipe) -> PGD {
+    let loss: AttackLoss = switch recipe.attack.objective {
+    case .kl: .kl
+    case .ce: .crossEntropy
+    case .cw: .carliniWagner(kappa: recipe.attack.kappa)
+    }
+    return PGD(name: "training", loss: loss, threat: threatModel(recipe.threat), steps: recipe.threat.steps,
+               start: attackStart(recipe.threat))
+}
+
+/// BatchNorm's mode while the training attack runs (`attack.model_mode`).
+public func trainingAttackMode(_ recipe: Recipe) -> NormalizationMode {
+    recipe.attack.modelMode == .eval ? .eval : .train
 }
 
 /// `*` matches any run of characters, `?` one character: `*.conv*.weight`, `layer1.*`.
@@ -80,12 +97,6 @@ public func attackStart(_ spec: ThreatSpec) -> AttackStart {
     guard spec.randomStart else { return .clean }
     switch spec.initialization {
     case .normal: return .normal(scale: spec.initScale)
-    case .uniform: return .uniform(norm: threatModel(spec).norm, epsilon: spec.eps.value)
+    case .uniform: return .uniform(norm: spec.norm, epsilon: spec.eps.value)
     }
-}
-
-/// An evaluation attack's start: uniform in its ε-ball when it has a random start (FGSM never does).
-public func attackStart(_ attack: EvalAttack) -> AttackStart {
-    guard attack.randomStart && attack.kind != .fgsm else { return .clean }
-    return .uniform(norm: attack.norm == .linf ? .linf : .l2, epsilon: attack.eps.value)
 }

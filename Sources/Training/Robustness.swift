@@ -1,74 +1,58 @@
+import Executor
+import Attacks
 import Graph
 import Loader
 import Models
-import Objectives
 import Recipe
 
-/// Accuracy of a model (eval-mode BN) on clean inputs and under evaluation attacks,
-/// compiled once per batch shape. Weights are loaded once; batches then only write
-/// images and labels.
+/// Accuracy of a model (eval-mode BN) on clean inputs and under a list of evaluation
+/// attacks, batch by batch: what training validates with to select its checkpoint. Each
+/// attack's graphs are compiled once; batches only write images and labels. A suite (`aa`)
+/// counts a row as robust only if every component failed on it.
+/// (`rat eval` runs the split-level version with per-example records: Evaluation.)
 public final class RobustnessEvaluator {
-    let logits: any CompiledGraph
-    let attacks: [(spec: EvalAttack, step: any CompiledGraph)]
+    let attacked: AttackedModel
+    let specs: [AttackSpec]
+    let attacks: [[any Attack]]
     let classes: Int
     let batch: Int
 
-    public init(model: any Model, inputShape: [Int], classes: Int, attacks: [EvalAttack], compiler: GraphCompiler) throws {
+    public init(model: any Model, inputShape: [Int], classes: Int, attacks specs: [AttackSpec], compiler: @escaping GraphCompiler) throws {
         self.classes = classes
         batch = inputShape[0]
-        logits = try compiler(buildLogitsGraph(model: model, inputShape: inputShape))
-        self.attacks = try attacks.map { spec in
-            let objective: AttackObjective = spec.kind == .cw ? .carliniWagner(kappa: spec.kappa ?? 50) : .crossEntropy
-            let eps = spec.eps.value
-            let threat = ThreatModel(norm: spec.norm == .linf ? .linf : .l2, epsilon: eps,
-                                     stepSize: spec.kind == .fgsm ? eps : spec.step.value)
-            return (spec, try compiler(buildAttackStepGraph(model: model, inputShape: inputShape, classes: classes,
-                                                            objective: objective, threat: threat)))
+        attacked = try AttackedModel(model: model, inputShape: inputShape, classes: classes, compiler: compiler)
+        for spec in specs {
+            if let problem = spec.problems(classes: classes).first { throw TrainingError(problem.message) }
         }
+        self.specs = specs
+        attacks = specs.map { $0.attacks(classes: classes) }
     }
 
-    public var names: [String] { ["clean"] + attacks.map(\.spec.name) }
+    public var names: [String] { ["clean"] + specs.map(\.name) }
 
     /// Writes parameters and BN buffers (by name) into every graph.
-    public func load(weights: [String: [Float]]) throws {
-        for graph in [logits] + attacks.map(\.step) {
-            for name in graph.inputNames where weights[name] != nil { try graph.setInput(name, weights[name]!) }
-        }
-    }
+    public func load(weights: [String: [Float]]) throws { try attacked.load(weights: weights) }
 
     /// Correct counts (clean first, then per attack) on one batch of exactly `batch` rows;
     /// the first `valid` rows count (a last partial batch is padded by repetition).
     public func correct(images: [Float], labels: [Int32], valid: Int, seed: UInt64, batchIndex: Int) throws -> [Int] {
-        var onehot = [Float](repeating: 0, count: labels.count * classes)
-        for (i, y) in labels.enumerated() { onehot[i * classes + Int(y)] = 1 }
-        try logits.setInput("input", images)
-        try logits.run()
-        var counts = [count(logits.output(0), labels, valid)]
-        for (k, attack) in attacks.enumerated() {
+        let clean = attacked.correct(try attacked.logits(images), labels)
+        var counts = [count(clean, valid)]
+        for (k, components) in attacks.enumerated() {
             var rng = keyedGenerator(seed: seed, epoch: -1 - k, batch: batchIndex, purpose: 3)
-            try attack.step.setInput("input/clean", images)
-            try attack.step.setInput("label", onehot)
-            let x = try attack.step.input("input/adversarial")
-            _ = x.update(fromContentsOf: startingPoint(images, count: batch, attackStart(attack.spec), &rng))
-            for _ in 0..<(attack.spec.kind == .fgsm ? 1 : attack.spec.steps) {
-                try attack.step.run()
-                _ = x.update(fromContentsOf: attack.step.output(0))
+            var robust = clean
+            for attack in components where robust.prefix(valid).contains(true) {
+                let found = try attack.perturb(attacked, images: images, labels: labels, rng: &rng)
+                for (row, correct) in attacked.correct(try attacked.logits(found), labels).enumerated() where !correct {
+                    robust[row] = false
+                }
             }
-            try logits.setInput("input", x)
-            try logits.run()
-            counts.append(count(logits.output(0), labels, valid))
+            counts.append(count(robust, valid))
         }
         return counts
     }
 
-    func count(_ logits: UnsafeBufferPointer<Float>, _ labels: [Int32], _ valid: Int) -> Int {
-        var hits = 0
-        for i in 0..<valid {
-            let row = logits[(i * classes)..<((i + 1) * classes)]
-            if let best = row.indices.max(by: { row[$0] < row[$1] }), best - i * classes == Int(labels[i]) { hits += 1 }
-        }
-        return hits
-    }
+    func count(_ correct: [Bool], _ valid: Int) -> Int { correct.prefix(valid).filter { $0 }.count }
 }
 
 /// Runs the evaluator over a split in fixed-size batches (the last one padded by repeating

@@ -1,3 +1,4 @@
+import Attacks
 import Graph
 import Models
 import Objectives
@@ -28,15 +29,11 @@ public struct StepGraphs {
         }
         noisy = recipe.noise.isActive ? training.parameters.filter { selected($0.name) } : []
         if terms.contains(where: { $0.views.contains { $0.input == .adversarial } }) {
-            let objective: AttackObjective = switch recipe.attack.objective {
-            case .kl: .kl
-            case .ce: .crossEntropy
-            case .cw: .carliniWagner(kappa: recipe.attack.kappa)
-            }
-            let mode: NormalizationMode = recipe.attack.modelMode == .eval ? .eval : .train
-            attack = buildAttackStepGraph(model: model, inputShape: inputShape, classes: classes,
-                                          objective: objective, threat: threatModel(recipe.threat), mode: mode)
-            target = objective == .kl ? buildLogitsGraph(model: model, inputShape: inputShape, mode: mode) : nil
+            let attack = trainingAttack(recipe)
+            let mode = trainingAttackMode(recipe)
+            self.attack = buildProjectedStepGraph(model: model, inputShape: inputShape, classes: classes,
+                                                  loss: attack.loss, threat: attack.threat, mode: mode)
+            target = attack.loss == .kl ? model.forwardGraph(inputShape: inputShape, mode: mode).graph : nil
         }
         if recipe.awp.enabled {
             // AWP ascends the plain adversarial objective: the zeroth-order terms (CE + β·KL

@@ -1,4 +1,6 @@
+import Executor
 import Foundation
+import Attacks
 import Graph
 import Models
 import Objectives
@@ -21,8 +23,11 @@ public final class StepProgram {
     public let classes: Int
     public let training: TrainingGraph
     public let loss: any CompiledGraph
+    /// The model as the training attack sees it, and the attack (one implementation with
+    /// evaluation's): its compiled step graph and, for KL, the clean logits it targets.
+    public let attacked: AttackedModel?
+    public let trainingAttack: PGD
     public let attack: (any CompiledGraph)?
-    /// Clean logits for the KL attack's target.
     public let target: (any CompiledGraph)?
     /// Parameters that get noise (empty when the recipe has none).
     public let noisy: [ParameterInfo]
@@ -30,7 +35,7 @@ public final class StepProgram {
     public let proxy: (any CompiledGraph)?
     let proxyGraph: TrainingGraph?
 
-    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, compiler: GraphCompiler) throws {
+    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, compiler: @escaping GraphCompiler) throws {
         self.recipe = recipe
         self.model = model
         self.inputShape = inputShape
@@ -39,8 +44,16 @@ public final class StepProgram {
         training = graphs.training
         noisy = graphs.noisy
         loss = try compiler(graphs.training.graph)
-        attack = try graphs.attack.map(compiler)
-        target = try graphs.target.map(compiler)
+        trainingAttack = Training.trainingAttack(recipe)
+        if graphs.attack != nil {
+            let attacked = try AttackedModel(model: model, inputShape: inputShape, classes: classes,
+                                             mode: trainingAttackMode(recipe), compiler: compiler)
+            attack = try attacked.stepGraph(trainingAttack.loss, trainingAttack.threat)
+            target = trainingAttack.loss == .kl ? attacked.logitsGraph : nil
+            self.attacked = attacked
+        } else {
+            (attacked, attack, target) = (nil, nil, nil)
+        }
         proxy = try graphs.proxy.map { try compiler($0.graph) }
         proxyGraph = graphs.proxy
     }
@@ -73,31 +86,18 @@ public final class StepProgram {
 
         // 2. Attack.
         var adversarial = images
-        if let attack {
+        if let attacked {
             let seesNoise = recipe.noise.attackSeesNoise
-            for graph in [attack] + (target.map { [$0] } ?? []) {
-                for p in training.parameters {
-                    let w = try graph.input(p.name)
-                    _ = w.update(fromContentsOf: state.parameters[p.name]!)
-                    if seesNoise, let u = noise[p.name] { for i in w.indices { w[i] += u[i] } }
+            try attacked.updateWeights { name, w in
+                if let p = state.parameters[name] {
+                    _ = w.update(fromContentsOf: p)
+                    if seesNoise, let u = noise[name] { for i in w.indices { w[i] += u[i] } }
+                } else if let b = state.buffers[name] {
+                    _ = w.update(fromContentsOf: b)
                 }
-                for (name, values) in state.buffers where graph.declares(name) { try graph.setInput(name, values) }
-            }
-            try attack.setInput("input/clean", images)
-            try attack.setInput("label", onehot)
-            if let target {
-                try target.setInput("input", images)
-                try target.run()
-                try attack.setInput("target", target.output(0))
             }
             var initRng = keyedGenerator(seed: seed, epoch: state.epoch, batch: state.batch, purpose: 2)
-            let x = try attack.input("input/adversarial")
-            _ = x.update(fromContentsOf: startingPoint(images, count: inputShape[0], attackStart(recipe.threat), &initRng))
-            for _ in 0..<recipe.threat.steps {
-                try attack.run()
-                _ = x.update(fromContentsOf: attack.output(0))
-            }
-            adversarial = Array(x)
+            adversarial = try trainingAttack.perturb(attacked, images: images, labels: labels, rng: &initRng)
         }
 
         // 3. AWP: move w to w + γ·v before the loss, take the step there, move back after.

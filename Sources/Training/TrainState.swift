@@ -37,15 +37,6 @@ public struct TrainState {
     }
 }
 
-/// A keyed stream: the same (seed, epoch, batch, purpose) always gives the same numbers,
-/// whatever ran before, so resumed runs draw what uninterrupted ones drew.
-public func keyedGenerator(seed: UInt64, epoch: Int, batch: Int, purpose: UInt64) -> SplitMix64 {
-    var mixer = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ purpose)
-    var g = SplitMix64(seed: mixer.next() ^ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03 ^ UInt64(batch) &* 0x8CB9_2BA7_2F3D_8DD7)
-    _ = g.next()
-    return g
-}
-
 extension Array where Element == Float {
     /// Standard normal draws times `scale`.
     static func normal(count: Int, scale: Double, _ rng: inout SplitMix64) -> [Float] {

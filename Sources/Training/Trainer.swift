@@ -1,3 +1,4 @@
+import Executor
 import Foundation
 import Graph
 import Loader
@@ -37,7 +38,7 @@ public final class Trainer {
         public var secondsLeft: Double
     }
 
-    public init(recipe: Recipe, resume: Bool = false, overwrite: Bool = false, compiler: GraphCompiler = fastCompiler,
+    public init(recipe: Recipe, resume: Bool = false, overwrite: Bool = false, compiler: @escaping GraphCompiler = fastCompiler,
                 log: @escaping (String) -> Void, progress: @escaping (Progress) -> Void = { _ in }) throws {
         self.recipe = recipe
         self.log = log

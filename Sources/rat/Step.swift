@@ -1,3 +1,4 @@
+import Executor
 import ArgumentParser
 import Foundation
 import Loader

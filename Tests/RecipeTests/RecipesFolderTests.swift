@@ -81,5 +81,5 @@ func renderRoundTrips(_ path: String) throws {
     #expect(recipe.threat.norm == .l2)
     #expect(recipe.threat.eps == .fraction(128, 255))
     #expect(recipe.awp.enabled)
-    #expect(recipe.eval.attacks.allSatisfy { $0.norm == .l2 && $0.eps == .fraction(128, 255) })
+    #expect(recipe.eval.attacks.allSatisfy { $0.norm == .l2 && $0.epsilon == 128.0 / 255 && $0.epsilonText == "128/255" })
 }

@@ -1,3 +1,4 @@
+import Executor
 import Checkpoints
 import Foundation
 import Graph

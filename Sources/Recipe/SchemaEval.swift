@@ -25,7 +25,8 @@ extension AttackSpec {
             guard let (kind, steps) = AttackSpec.shorthand(text) else {
                 throw RecipeError("unknown attack '\(text)' for '\(path)': expected pgd<steps>, cw<steps>, "
                                   + "\(AttackSpec.shorthands.dropFirst(2).joined(separator: ", ")) or a mapping with 'kind'"
-                                  + didYouMean(text, among: AttackSpec.shorthands), at: node.location)
+                                  + (nearest(to: text, among: AttackSpec.shorthands).map { " — did you mean '\($0)'?" } ?? ""),
+                                  at: node.location)
             }
             self.init(kind: kind, steps: steps, threat: threat)
             return

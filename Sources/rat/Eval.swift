@@ -1,12 +1,16 @@
 import ArgumentParser
 import Evaluation
 import Foundation
+import Recipe
+import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Clean and robust accuracy (PGD, CW, FGSM; eval-mode BN; random start) of a run or checkpoint.")
+        abstract: "Clean and robust accuracy of a run or checkpoint under the recipe's eval.attacks "
+            + "(PGD, CW, FGSM, APGD, FAB-T, Square, AutoAttack; eval-mode BN), per example worst case; "
+            + "stored as eval/<split>-<hash>.json in the run folder.")
 
-    @Argument(help: "A run folder (uses best.safetensors, else last.safetensors) or a checkpoint file.")
+    @Argument(help: "A run folder (uses best.safetensors, else last.safetensors) or a checkpoint file (rat's or a PyTorch state_dict in safetensors).")
     var target: String
 
     @Option(help: "The recipe (default: the run folder's recipe.yaml).")
@@ -17,29 +21,91 @@ struct Eval: ParsableCommand {
     @Option(help: "Split to evaluate on (default: the recipe's eval.split).")
     var split: String?
 
+    @Option(help: "Evaluate the first N images of the split, in file order (default: eval.examples, else all).")
+    var examples: Int?
+
+    @Option(name: .customLong("transfer-from"), help: "A run folder or checkpoint to craft the attacks on (black-box transfer).")
+    var transferFrom: String?
+
+    @Option(name: .customLong("transfer-recipe"), help: "The surrogate's recipe when --transfer-from is a checkpoint file.")
+    var transferRecipe: String?
+
+    @Flag(help: "Also run the expensive gradient-masking checks (unbounded-ε PGD, PGD with twice the steps).")
+    var flags = false
+
     @Flag(help: "Print only the JSON result.")
     var json = false
 
     func run() throws {
         try reexecutingWithBLASSettings(coretype: "Haswell")
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) else {
-            printError("error: \(target): no such run folder or checkpoint")
+        let (folder, checkpoint) = try locate(target)
+        let loaded = try overrides.load(recipe ?? folder + "/recipe.yaml")
+        try validateRecipe(loaded)
+        if let examples, examples < 1 {
+            printError("error: --examples must be ≥ 1, it is \(examples)")
             throw ExitCode(1)
         }
-        let folder = isFolder.boolValue ? target : (target as NSString).deletingLastPathComponent
-        let checkpoint = isFolder.boolValue
-            ? (FileManager.default.fileExists(atPath: target + "/best.safetensors") ? target + "/best.safetensors" : target + "/last.safetensors")
-            : target
-        let recipePath = recipe ?? folder + "/recipe.yaml"
-        let loaded = try overrides.load(recipePath)
+        var options = EvaluationOptions(split: split, examples: examples)
+        options.allFlags = flags
+        // Results are stored with a run; a lone checkpoint file stores beside itself.
+        options.storeIn = folder
+        if let transferFrom {
+            let (theirFolder, theirCheckpoint) = try locate(transferFrom)
+            let theirRecipe = try RecipeOverrides().load(transferRecipe ?? theirFolder + "/recipe.yaml")
+            options.transferFrom = (theirCheckpoint, theirRecipe)
+        }
+        let stop = StopFlag()
+        let source = interruptSource { stop.request() }
+        defer { source.cancel() }
+        let progress = ProgressLine()
         do {
-            let report = try evaluate(recipe: loaded, checkpoint: checkpoint, split: split)
-            if !json { print("\(report.checkpoint) on \(report.split) (\(report.examples) examples):\n\(report.markdown)") }
-            print(report.json)
+            let report = try evaluate(recipe: loaded, checkpoint: checkpoint, options: options, stop: stop,
+                                      log: { json ? () : progress.show($0) })
+            progress.finish()
+            if !json {
+                let kind = report.transferSource.map { " (transfer from \($0))" } ?? ""
+                print("\(report.checkpoint) on \(report.split) (first \(report.examples) examples)\(kind):\n\(report.markdown)")
+                for flag in report.flags { printError("warning: \(flag.name): \(flag.message)") }
+                if let stored = report.storedAt { print("stored: \(stored)") }
+            }
+            if json { print(report.json) }
+        } catch let interrupted as EvaluationInterrupted {
+            progress.finish()
+            printError("\(interrupted)")
+            throw ExitCode(130)
         } catch {
+            progress.finish()
             printError("error: \(error)")
             throw ExitCode(1)
         }
     }
+
+    /// A run folder (its best, else last, checkpoint) or a checkpoint file and its folder.
+    func locate(_ path: String) throws -> (folder: String, checkpoint: String) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            printError("error: \(path): no such run folder or checkpoint")
+            throw ExitCode(1)
+        }
+        guard isFolder.boolValue else { return ((path as NSString).deletingLastPathComponent, path) }
+        let best = path + "/best.safetensors"
+        return (path, FileManager.default.fileExists(atPath: best) ? best : path + "/last.safetensors")
+    }
+}
+
+/// One line of progress on standard error, rewritten in place.
+final class ProgressLine {
+    private var shown = false
+    func show(_ text: String) {
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        shown = true
+    }
+    func finish() { if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false } }
+}
+
+/// The checks `rat check` runs; errors stop the command (warnings are printed).
+func validateRecipe(_ recipe: Recipe) throws {
+    let diagnostics = check(recipe)
+    for diagnostic in diagnostics { printError(diagnostic.description) }
+    if diagnostics.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
 }

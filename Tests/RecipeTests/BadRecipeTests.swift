@@ -37,7 +37,7 @@ let badRecipes: [BadRecipe] = [
     BadRecipe(file: "bad-weight-syntax.yaml", expected: "bad-weight-syntax.yaml:7:24: expected ')' in the weight of 'loss.terms.0.weight'"),
     BadRecipe(file: "unknown-metric.yaml", expected: "unknown-metric.yaml:4:20: unknown selection metric 'pgd-20' for 'eval.select.metric' — did you mean 'pgd20'?"),
     BadRecipe(file: "bad-attack.yaml", expected: "bad-attack.yaml:3:20: unknown attack 'autoattak' for 'eval.attacks.1': "
-              + "expected pgd<steps>, cw<steps>, fgsm or a mapping with 'kind'"),
+              + "expected pgd<steps>, cw<steps>, fgsm, apgd-ce, apgd-dlr, apgd-t, fab-t, square, aa, aa-plus, aa-rand or a mapping with 'kind'"),
     // Overrides: located at `--set:<n-th override>:<column in it>` and naming the key.
     BadRecipe(file: "good.yaml", overrides: ["threat.steps=many"],
               expected: "--set:1:14: expected an integer for 'threat.steps', found 'many'"),

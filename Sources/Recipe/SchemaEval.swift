@@ -23,7 +23,7 @@ public struct EvalAttack: Equatable, Sendable {
     public var steps: Int
     /// Uniform start in the ε-ball; without it PGD overestimates robustness.
     public var randomStart: Bool
-    /// CW confidence (METHOD.md §4: 50); nil for the other kinds.
+    /// CW confidence (docs/method.md §4: 50); nil for the other kinds.
     public var kappa: Double?
 
     /// The protocol's attack of this kind against `threat`: 20 steps of `threat.step` from a

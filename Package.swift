@@ -62,8 +62,8 @@ let package = Package(
             "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation",
         ]),
 
-        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Objectives", "Checkpoints"],
-                    resources: [.copy("Fixtures")]),
+        // Tests/Fixtures/ holds files shared by several test targets, read by path (#filePath).
+        .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Objectives", "Checkpoints"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "Models", "Objectives"]),
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),

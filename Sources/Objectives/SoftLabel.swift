@@ -1,6 +1,6 @@
 import Graph
 
-// The authors' soft-label approximation of the Taylor terms (METHOD.md §2), as compositions
+// The authors' soft-label approximation of the Taylor terms (docs/method.md §2), as compositions
 // of primitives. Their code does not differentiate along weight noise: it reads the gradient
 // of the cross-entropy with respect to the last linear layer's weight, once for the clean and
 // once for the adversarial batch, turns the difference into soft labels, and pulls each

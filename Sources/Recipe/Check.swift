@@ -15,7 +15,7 @@ public struct CheckOptions: Sendable {
 }
 
 /// Semantic checks of a loaded recipe: errors for values that cannot work, warnings for
-/// protocol problems that would make a robustness claim doubtful (METHOD.md §4).
+/// protocol problems that would make a robustness claim doubtful (docs/method.md §4).
 public func check(_ recipe: Recipe, options: CheckOptions = CheckOptions()) -> [Diagnostic] {
     var findings = Findings(locations: recipe.locations)
     checkThreat(recipe, &findings)

@@ -1,5 +1,5 @@
 /// What a loss term looks at: logits of the clean or adversarial input at a Taylor order
-/// in the weight noise `u` — 0: `f_w(s)`, 1: `J_s(w)·u`, 2: `uᵀ H_s(w) u` (METHOD.md §1).
+/// in the weight noise `u` — 0: `f_w(s)`, 1: `J_s(w)·u`, 2: `uᵀ H_s(w) u` (docs/method.md §1).
 public struct View: Hashable, Sendable, CustomStringConvertible {
     public enum Input: String, CaseIterable, Sendable { case clean, adversarial }
     public enum Order: Int, CaseIterable, Sendable { case zeroth = 0, first = 1, second = 2 }
@@ -33,7 +33,7 @@ public struct View: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The authors' soft-label approximation of the Taylor terms (METHOD.md §2), with its constants.
+/// The authors' soft-label approximation of the Taylor terms (docs/method.md §2), with its constants.
 public struct SoftLabelOptions: Equatable, Sendable {
     /// `cc` of `reg_gap`: the off-diagonal mass of the soft-label matrix. nil = the code's
     /// choice by class count: 0.8 up to 10 classes, 0.98 above.
@@ -145,7 +145,7 @@ public struct LossSpec: Equatable, Sendable {
     }
 
     /// The paper's TRADES + 1st + 2nd: CE + β·KL(clean‖adv) + η·KL on J·u + η/2·KL on uᵀHu,
-    /// with 1/λ = β = 6 and η = 0.2 (its best "1st+2nd" setting, METHOD.md §1).
+    /// with 1/λ = β = 6 and η = 0.2 (its best "1st+2nd" setting, docs/method.md §1).
     public static let paper = LossSpec(params: ["beta": 6, "eta": 0.2], terms: [
         LossTerm(name: "natural", criterion: .crossEntropy(View(.clean))),
         LossTerm(name: "robust", criterion: .kl(View(.clean), View(.adversarial)), weight: .parameter("beta")),

@@ -1,5 +1,5 @@
 /// A fully resolved training recipe: every field has a value (the paper's by default,
-/// METHOD.md), composition and overrides are applied, and weights are still expressions.
+/// docs/method.md), composition and overrides are applied, and weights are still expressions.
 public struct Recipe: Equatable, Sendable {
     /// Defaults to the recipe file's name without extension.
     public var name: String

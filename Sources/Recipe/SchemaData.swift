@@ -61,7 +61,7 @@ public struct DataSpec: Equatable, Sendable {
     }
 }
 
-/// The architectures the Models module builds (METHOD.md §3).
+/// The architectures the Models module builds (docs/method.md §3).
 public enum ModelName: String, CaseIterable, Sendable {
     case smallCNN = "small-cnn"
     case preactResNet18 = "preact-resnet18"

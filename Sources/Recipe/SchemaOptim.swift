@@ -1,6 +1,6 @@
 import Foundation
 
-/// Adversarial weight perturbation (Wu et al. 2020) as the AWP reference code runs it (METHOD.md §2).
+/// Adversarial weight perturbation (Wu et al. 2020) as the AWP reference code runs it (docs/method.md §2).
 public struct AWPSpec: Equatable, Sendable {
     public var enabled: Bool = false
     /// Relative size of the weight perturbation: `w + γ·‖w‖/‖Δw‖·Δw`.

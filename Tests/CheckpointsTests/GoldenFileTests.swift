@@ -2,10 +2,15 @@ import Checkpoints
 import Foundation
 import Testing
 
-/// The reference-engine golden file (`small-cnn-taylor.safetensors`), read through the
-/// public API only. The listing is printed so other tests can be written against it.
+/// The reference-engine golden file (`Tests/Fixtures/small-cnn-taylor.safetensors`, written by
+/// scripts/golden/make-small-cnn-taylor.py), read through the public API only. The listing is
+/// printed so other tests can be written against it.
 @Suite struct GoldenFileTests {
-    static func goldenPath() throws -> String { try fixturePath("small-cnn-taylor") }
+    /// Shared with GraphTests: Tests/Fixtures/, found from this file's place in Tests/CheckpointsTests/.
+    static func goldenPath() throws -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/small-cnn-taylor.safetensors").path
+    }
 
     @Test func listsAndValidatesTheGoldenFile() throws {
         let golden = try SafeTensors.read(path: Self.goldenPath())

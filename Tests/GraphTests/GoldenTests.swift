@@ -6,12 +6,14 @@ import Objectives
 import Testing
 
 /// PyTorch's float64 values for small-cnn (decomposed train-mode BN, torch.func):
-/// logits, J·u, uᵀHu, the four loss terms and the gradient of their weighted sum.
+/// logits, J·u, uᵀHu, the four loss terms and the gradient of their weighted sum
+/// (written by scripts/golden/make-small-cnn-taylor.py).
 @Test("small-cnn matches PyTorch's float64 golden values: logits, J·u, uᵀHu, losses, gradients")
 func goldenSmallCNN() throws {
-    let url = try #require(Bundle.module.url(forResource: "small-cnn-taylor", withExtension: "safetensors",
-                                             subdirectory: "Fixtures"))
-    let golden = try SafeTensors.read(path: url.path)
+    // Shared with CheckpointsTests: Tests/Fixtures/, found from this file's place in Tests/GraphTests/.
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/small-cnn-taylor.safetensors").path
+    let golden = try SafeTensors.read(path: path)
     func tensor(_ name: String) throws -> DTensor {
         DTensor(shape: try golden.shape(name), data: try golden.float64(name))
     }

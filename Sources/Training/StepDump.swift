@@ -17,7 +17,7 @@ public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) t
         "recipe": renderYAML(program.recipe),
         "terms": termsJSON(training.terms),
         "batchnorm": "train mode in the loss (batch statistics, biased variance, eps 1e-5); "
-            + "the attack's mode is the recipe's attack.mode",
+            + "the attack's mode is the recipe's attack.model_mode",
         "param": "the weights the loss was evaluated at (w, or w + γ·v when AWP is active)",
         "jvp1": "d/dt logits(w + t·u) at t = 0",
         "jvp2": "d²/dt² logits(w + t·u) at t = 0, i.e. uᵀHu (not halved)",

@@ -1,5 +1,4 @@
 
-import Executor
 import Graph
 import Planner
 

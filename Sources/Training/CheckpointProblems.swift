@@ -74,6 +74,10 @@ struct LoadProblems {
         }
         if !missing.isEmpty { lines.append("  missing (\(missing.count)): " + capped(missing).joined(separator: ", ")) }
         if !unexpected.isEmpty { lines.append("  unexpected (\(unexpected.count)): " + capped(unexpected).joined(separator: ", ")) }
+        let prefix = "module."
+        if !missing.isEmpty, Set(missing).isSubset(of: unexpected.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }) {
+            lines.append("  (the file's names carry DataParallel's '\(prefix)' prefix: export `model.module.state_dict()`)")
+        }
         for (title, items) in [("mis-shaped", misShaped), ("refused dtype", wrongType), ("non-finite", nonFinite)]
         where !items.isEmpty {
             lines.append("  \(title) (\(items.count)):")

@@ -9,6 +9,9 @@ public struct TrainState {
     public var parameters: [String: [Float]]
     public var buffers: [String: [Float]]
     public var momentum: [String: [Float]]
+    /// The full shape of every parameter and buffer, in PyTorch's layout (OIHW convolutions,
+    /// [out, in] linears, [C] BatchNorm): what checkpoints are written with and checked against.
+    public var shapes: [String: [Int]]
     /// Position of the next step.
     public var epoch: Int
     public var batch: Int
@@ -30,6 +33,7 @@ public struct TrainState {
         self.parameters = values
         self.buffers = Dictionary(uniqueKeysWithValues: buffers.map { ($0.name, [Float](repeating: Float($0.initial), count: $0.shape.reduce(1, *))) })
         self.momentum = values.mapValues { [Float](repeating: 0, count: $0.count) }
+        self.shapes = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) } + buffers.map { ($0.name, $0.shape) })
         epoch = 0
         batch = 0
         step = 0

@@ -2,7 +2,10 @@ import ArgumentParser
 import Evaluation
 import Foundation
 
-struct Eval: ParsableCommand {
+struct Eval: ParsableCommand, BLASSettingsCommand {
+    /// The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
+    var blasCoretype: String { "Haswell" }
+
     static let configuration = CommandConfiguration(
         abstract: "Clean and robust accuracy (PGD, CW, FGSM; eval-mode BN; random start) of a run or checkpoint.")
 
@@ -21,7 +24,6 @@ struct Eval: ParsableCommand {
     var json = false
 
     func run() throws {
-        try reexecutingWithBLASSettings(coretype: "Haswell")
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isFolder) else {
             printError("error: \(target): no such run folder or checkpoint")

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Loader
 import Training
 
 /// `rat step <recipe> --dump <file>`: one training step on the first batch, every tensor written.
@@ -19,20 +18,15 @@ struct Step: ParsableCommand {
     func run() throws {
         let recipe = try overrides.load(recipe)
         do {
-            let dataset = try Dataset.open(recipe.data.path)
-            let model = try makeModel(recipe, channels: dataset.channels, height: dataset.height, width: dataset.width,
-                                      classes: dataset.classCount)
-            let shape = [recipe.schedule.batch, dataset.channels, dataset.height, dataset.width]
-            let program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: dataset.classCount,
-                                          compiler: fastCompiler)
-            var state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers,
-                                   seed: UInt64(bitPattern: Int64(recipe.seed)))
-            let loader = BatchLoader(split: try dataset.split(recipe.data.splits.train), batchSize: recipe.schedule.batch,
-                                     seed: UInt64(bitPattern: Int64(recipe.seed)),
-                                     augmentation: Augmentation(cropPadding: recipe.data.augment.cropPadding,
-                                                                horizontalFlip: recipe.data.augment.horizontalFlip),
-                                     dropLast: true, prefetch: false)
-            guard loader.batchesPerEpoch > 0 else { throw TrainingError("the train split has fewer than \(recipe.schedule.batch) images") }
+            let setup = try RunSetup(recipe: recipe)
+            let program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape,
+                                          classes: setup.classes, compiler: fastCompiler)
+            var state = setup.initialState(program)
+            let loader = setup.trainLoader(try setup.split(recipe.data.splits.train, key: "data.splits.train"), prefetch: false)
+            guard loader.batchesPerEpoch > 0 else {
+                throw TrainingError("\(recipe.locations.location(of: "schedule.batch")): schedule.batch (\(setup.batch)) is larger "
+                                    + "than the '\(recipe.data.splits.train)' split (\(loader.split.count) images)")
+            }
             let batch = loader.batch(epoch: 0, index: 0)
             let report = try program.step(&state, images: batch.images, labels: batch.labels, lr: 0, update: false)
             try dumpStep(program, labels: batch.labels, to: dump)

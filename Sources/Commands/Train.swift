@@ -14,7 +14,7 @@ struct Train: ParsableCommand, BLASSettingsCommand {
 
     @OptionGroup var overrides: RecipeOverrides
 
-    @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint.")
+    @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint. The recipe must match the run's recipe.yaml except schedule.epochs, eval.* (not eval.select) and output; those changes are stored.")
     var resume = false
 
     @Flag(help: "Start over in an output folder that already holds a run (its checkpoints and metrics are replaced).")

@@ -46,7 +46,7 @@ func tinyDataset(in folder: String, train: Int = 32) throws -> String {
     let dataset = SourceDataset(name: "tiny", channels: 1, height: 28, width: 28, classNames: (0..<10).map { "c\($0)" },
                                 splits: ["train": split(train), "val": split(16), "test": split(16)])
     let path = folder + "/tiny-data"
-    try Preparation.write(dataset, sourceFormat: "fashion-mnist", to: path)
+    _ = try Preparation.write(dataset, sourceFormat: "fashion-mnist", to: path)
     return path
 }
 

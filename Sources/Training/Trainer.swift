@@ -59,11 +59,6 @@ public final class Trainer {
         }
         let setup = try RunSetup(recipe: recipe)
         var trainSplit = try setup.split(recipe.data.splits.train, key: "data.splits.train")
-        program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
-                                  compiler: compiler)
-        let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
-        evaluator = try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
-                                            attacks: selected, compiler: compiler)
         // Checkpoint selection needs its split: the dataset's own, or `data.val` images carved
         // out of train (keyed by the seed) when the dataset has none. Missing is an error.
         let selectSplit = recipe.eval.select.split.rawValue
@@ -79,6 +74,12 @@ public final class Trainer {
             throw TrainingError("\(recipe.locations.location(of: "schedule.batch")): schedule.batch (\(setup.batch)) is larger than "
                                 + "the '\(recipe.data.splits.train)' split (\(trainSplit.count) images): nothing would be trained")
         }
+        // Compiled only once the data are known to fit (a huge batch would allocate a huge arena).
+        program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+                                  compiler: compiler)
+        let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
+        evaluator = try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+                                            attacks: selected, compiler: compiler)
         train = setup.trainLoader(trainSplit)
         state = setup.initialState(program)
 

@@ -37,7 +37,8 @@ func manyLossParameters() throws {
         try? FileManager.default.removeItem(atPath: (child as NSString).deletingLastPathComponent)
     }
     let recipe = try RecipeLoader.load(path: child)
-    #expect(recipe.loss.params.count == count + 1)
+    // Without terms, the paper's terms and parameters (beta, eta) are kept under the recipe's.
+    #expect(recipe.loss.params.count == count + 1 + 2)
     #expect(recipe.loss.params["p7"] == 70, "the child's value wins")
     #expect(recipe.loss.params["p99999"] == 99_999)
     #expect(recipe.loss.params["extra"] == 1.5)

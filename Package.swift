@@ -56,10 +56,15 @@ let package = Package(
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
 
-        .executableTarget(name: "rat", dependencies: [
+        // The commands are a library so that tests run them in-process; the executable is
+        // a thin `main` (parse, re-execute with the OpenBLAS settings, run).
+        .target(name: "Commands", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
             "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation",
+        ]),
+        .executableTarget(name: "rat", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), "Commands",
         ]),
 
         // Tests/Fixtures/ holds files shared by several test targets, read by path (#filePath).
@@ -71,5 +76,9 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["Graph", "Models", "Objectives", "Recipe", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CommandsTests", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Recipe", "Training", "Checkpoints", "Shards", "Data",
+        ]),
     ]
 )

@@ -29,9 +29,8 @@ public struct PrepareOptions: Sendable {
 public enum Preparation {
     @discardableResult
     public static func run(_ options: PrepareOptions) throws -> Manifest {
-        if FileManager.default.fileExists(atPath: options.output), !options.overwrite {
-            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder", "already exists (pass --force to replace it)")
-        }
+        try checkCounts(options)
+        try checkOutput(options)
         var dataset = try options.format.load(options.source)
         var provenance = ["source": options.source, "source_format": options.format.rawValue]
         if options.trainPerClass != nil || options.valPerClass != nil || options.testPerClass != nil {
@@ -55,6 +54,61 @@ public enum Preparation {
         }
         return try write(dataset, sourceFormat: options.format.rawValue, to: options.output, compressionLevel: options.compressionLevel,
                          recordsPerShard: options.recordsPerShard, overwrite: options.overwrite, provenance: provenance)
+    }
+
+    /// Counts that would write nothing (or, for shards, silently one record per shard).
+    static func checkCounts(_ options: PrepareOptions) throws {
+        let positive: [(String, Int?)] = [("--records-per-shard", options.recordsPerShard), ("--train-per-class", options.trainPerClass),
+                                          ("--test-per-class", options.testPerClass)]
+        for (flag, value) in positive {
+            if let value, value < 1 {
+                throw DataFormatError(.invalidArgument, file: options.output, field: flag, "must be ≥ 1, it is \(value)")
+            }
+        }
+        for (flag, value) in [("--val-per-class", options.valPerClass ?? 0), ("--val", options.validationCount)] where value < 0 {
+            throw DataFormatError(.invalidArgument, file: options.output, field: flag, "must be ≥ 0, it is \(value)")
+        }
+    }
+
+    /// The output may replace (with `overwrite`) only a folder that is a rat dataset — its
+    /// manifest and the shards it lists, nothing else — and never the source, a folder inside
+    /// it or one that holds it: nothing the user had besides an earlier dataset is deleted.
+    static func checkOutput(_ options: PrepareOptions) throws {
+        let fileManager = FileManager.default
+        let output = absolute(options.output), source = absolute(options.source)
+        if output == source || output.hasPrefix(source + "/") || source.hasPrefix(output + "/") {
+            let relation = output == source ? "is" : output.hasPrefix(source + "/") ? "is inside" : "holds"
+            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder",
+                                  "\(relation) the source folder '\(options.source)': write the dataset elsewhere")
+        }
+        var isFolder: ObjCBool = false
+        guard fileManager.fileExists(atPath: options.output, isDirectory: &isFolder) else { return }
+        guard options.overwrite else {
+            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder", "already exists (pass --force to replace it)")
+        }
+        guard isFolder.boolValue else {
+            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder",
+                                  "is a file, not a dataset folder: --force replaces only a rat dataset")
+        }
+        let manifest: Manifest
+        do { manifest = try Manifest.read(folder: options.output) } catch {
+            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder",
+                                  "is not a rat dataset (\(error)): --force replaces only a folder holding a rat dataset's manifest.json and shards")
+        }
+        let known = Set([Manifest.fileName] + manifest.splits.values.flatMap { $0.shards.map(\.file) })
+        let others = ((try? fileManager.contentsOfDirectory(atPath: options.output)) ?? []).filter { !known.contains($0) }.sorted()
+        if !others.isEmpty {
+            throw DataFormatError(.invalidArgument, file: options.output, field: "output folder",
+                                  "holds files that are not part of its dataset (\(others.prefix(5).joined(separator: ", "))"
+                                  + "\(others.count > 5 ? ", …" : "")): --force replaces only a folder holding nothing but a rat dataset")
+        }
+    }
+
+    /// An absolute, symlink-free path with no trailing slash, for comparing folders.
+    private static func absolute(_ path: String) -> String {
+        let base = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let resolved = URL(fileURLWithPath: base).standardizedFileURL.resolvingSymlinksInPath().path
+        return resolved.count > 1 && resolved.hasSuffix("/") ? String(resolved.dropLast()) : resolved
     }
 
     /// Moves `count` records, chosen by a keyed permutation of `seed`, from `split` into a

@@ -23,8 +23,21 @@ func checkDataset(_ recipe: Recipe, options: CheckOptions, _ findings: inout Fin
         let available = splits.keys.sorted().joined(separator: ", ")
         let needed: [(String, String)] = [(recipe.data.splits.train, "data.splits.train"), (recipe.eval.split.rawValue, "eval.split"),
                                           (recipe.eval.select.split.rawValue, "eval.select.split")]
-        for (split, key) in needed where splits[split] == nil {
+        // A missing val split is carved out of train when data.val > 0 (as the trainer does).
+        let carvesValidation = splits["val"] == nil && recipe.data.val > 0
+        for (split, key) in needed where splits[split] == nil && !(split == "val" && carvesValidation) {
             findings.error("the dataset at '\(path)' has no '\(split)' split (it has: \(available))", at: key)
+        }
+        // The step graph has a static batch and training drops the last partial batch: a
+        // batch larger than the train split would train nothing.
+        let train = recipe.data.splits.train
+        if let entry = splits[train] as? [String: Any], let listed = (entry["count"] as? NSNumber)?.intValue {
+            let count = listed - (carvesValidation ? recipe.data.val : 0)
+            if recipe.schedule.batch > count {
+                findings.error("schedule.batch (\(recipe.schedule.batch)) is larger than the '\(train)' split of the dataset "
+                               + "at '\(path)' (\(count) images\(carvesValidation ? " after carving data.val" : "")): "
+                               + "no full batch, nothing would be trained", at: "schedule.batch")
+            }
         }
     }
     if let classes = integer("class_count") ?? integer("classes"), let modelClasses = recipe.model.classes, classes != modelClasses {

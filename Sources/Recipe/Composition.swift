@@ -58,6 +58,11 @@ public enum RecipeLoader {
                 throw RecipeError("'extends' makes a cycle: \(cycle)", at: parentNode.location)
             }
             let parent = try resolvedTree(path: parentPath, chain: chain, from: parentNode.location)
+            // Merging would silently drop anything but a mapping: say so where it is written.
+            guard case .mapping = parent.value else {
+                throw RecipeError("'\(relative)', named by 'extends' at \(parentNode.location), holds \(parent.kindName), "
+                                  + "not a mapping of recipe sections (data:, model:, …)", at: parent.location)
+            }
             merged = merged.map { merge($0, parent) } ?? parent
         }
         var child = tree
@@ -74,11 +79,13 @@ public enum RecipeLoader {
     /// The merged mapping keeps the child's location so "missing section" points at the top file.
     static func merge(_ base: YAMLNode, _ over: YAMLNode) -> YAMLNode {
         guard case .mapping(var merged) = base.value, case .mapping(let overEntries) = over.value else { return over }
+        var positions = Dictionary(merged.enumerated().map { ($0.element.key, $0.offset) }) { first, _ in first }
         for entry in overEntries {
-            if let index = merged.firstIndex(where: { $0.key == entry.key }) {
+            if let index = positions[entry.key] {
                 merged[index] = YAMLEntry(key: entry.key, keyLocation: entry.keyLocation,
                                           value: merge(merged[index].value, entry.value))
             } else {
+                positions[entry.key] = merged.count
                 merged.append(entry)
             }
         }

@@ -4,6 +4,8 @@ struct MappingReader {
     let node: YAMLNode
     let path: String
     let entries: [YAMLEntry]
+    /// Key → index into `entries`: lookups stay O(1) in mappings of many keys (`loss.params`).
+    private let index: [String: Int]
 
     /// Fails when `node` is not a mapping or holds a key outside `known`. A null node
     /// (`awp:` with nothing after it) reads as an empty mapping: the section's defaults.
@@ -19,16 +21,19 @@ struct MappingReader {
             let place = path.isEmpty ? "of sections (data:, model:, …) at the top level" : "for '\(path)'"
             throw RecipeError("expected a mapping \(place), found \(node.kindName)", at: node.location)
         }
-        for entry in entries where !known.contains(entry.key) {
+        let knownKeys = Set(known)
+        for entry in entries where !knownKeys.contains(entry.key) {
             let place = path.isEmpty ? "at the top level" : "in '\(path)'"
             throw RecipeError("unknown key '\(entry.key)' \(place)\(didYouMean(entry.key, among: known))",
                               at: entry.keyLocation)
         }
+        // The reader rejects duplicate keys, so the first index of each key is its only one.
+        index = Dictionary(entries.enumerated().map { ($0.element.key, $0.offset) }) { first, _ in first }
     }
 
-    func has(_ key: String) -> Bool { entries.contains { $0.key == key } }
+    func has(_ key: String) -> Bool { index[key] != nil }
 
-    func child(_ key: String) -> YAMLNode? { entries.first { $0.key == key }?.value }
+    func child(_ key: String) -> YAMLNode? { index[key].map { entries[$0].value } }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

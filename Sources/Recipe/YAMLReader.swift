@@ -54,11 +54,18 @@ enum YAMLReader {
     }
 }
 
-/// Turns the flat event stream into a tree, one open collection per stack level.
+/// Turns the flat event stream into a tree, one open collection per stack level. Entries are
+/// appended in place and keys looked up in a dictionary, so a mapping of n keys reads in O(n).
 private struct TreeBuilder {
-    private enum Open {
-        case mapping(location: SourceLocation, anchor: String?, entries: [YAMLEntry], pendingKey: (String, SourceLocation)?)
-        case sequence(location: SourceLocation, anchor: String?, items: [YAMLNode])
+    private struct Open {
+        var isMapping: Bool
+        var location: SourceLocation
+        var anchor: String?
+        var entries: [YAMLEntry] = []
+        var items: [YAMLNode] = []
+        var pendingKey: (String, SourceLocation)?
+        /// Where each key of a mapping was first written (duplicate detection).
+        var keyLocations: [String: SourceLocation] = [:]
     }
 
     static let maximumDepth = 64
@@ -99,21 +106,15 @@ private struct TreeBuilder {
             // Recipes are a few levels deep; a bound keeps later recursive passes off the stack limit.
             throw RecipeError("nesting deeper than \(TreeBuilder.maximumDepth) levels", at: location)
         case YAML_MAPPING_START_EVENT:
-            stack.append(.mapping(location: location, anchor: event.data.mapping_start.anchor.map { String(cString: $0) },
-                                  entries: [], pendingKey: nil))
+            stack.append(Open(isMapping: true, location: location,
+                              anchor: event.data.mapping_start.anchor.map { String(cString: $0) }))
         case YAML_SEQUENCE_START_EVENT:
-            stack.append(.sequence(location: location, anchor: event.data.sequence_start.anchor.map { String(cString: $0) },
-                                   items: []))
+            stack.append(Open(isMapping: false, location: location,
+                              anchor: event.data.sequence_start.anchor.map { String(cString: $0) }))
         case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
             guard let open = stack.popLast() else { return }
-            let node: YAMLNode, anchor: String?
-            switch open {
-            case .mapping(let start, let name, let entries, _):
-                node = YAMLNode(value: .mapping(entries), location: start); anchor = name
-            case .sequence(let start, let name, let items):
-                node = YAMLNode(value: .sequence(items), location: start); anchor = name
-            }
-            if let anchor { anchors[anchor] = node }
+            let node = YAMLNode(value: open.isMapping ? .mapping(open.entries) : .sequence(open.items), location: open.location)
+            if let anchor = open.anchor { anchors[anchor] = node }
             try add(node)
         default:
             break
@@ -121,30 +122,27 @@ private struct TreeBuilder {
     }
 
     private mutating func add(_ node: YAMLNode) throws {
-        guard let top = stack.popLast() else {
+        guard !stack.isEmpty else {
             root = node
             return
         }
-        switch top {
-        case .sequence(let location, let anchor, var items):
-            items.append(node)
-            stack.append(.sequence(location: location, anchor: anchor, items: items))
-        case .mapping(let location, let anchor, var entries, let pendingKey):
-            if let (key, keyLocation) = pendingKey {
-                entries.append(YAMLEntry(key: key, keyLocation: keyLocation, value: node))
-                stack.append(.mapping(location: location, anchor: anchor, entries: entries, pendingKey: nil))
-            } else {
-                guard case .scalar(let scalar) = node.value else {
-                    throw RecipeError("expected a plain key, found \(node.kindName)", at: node.location)
-                }
-                if let first = entries.first(where: { $0.key == scalar.text }) {
-                    throw RecipeError("duplicate key '\(scalar.text)' (first written at line \(first.keyLocation.line))",
-                                      at: node.location)
-                }
-                stack.append(.mapping(location: location, anchor: anchor, entries: entries,
-                                      pendingKey: (scalar.text, node.location)))
-            }
+        let top = stack.count - 1
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
         }
+        if let (key, keyLocation) = stack[top].pendingKey {
+            stack[top].entries.append(YAMLEntry(key: key, keyLocation: keyLocation, value: node))
+            stack[top].pendingKey = nil
+            return
+        }
+        guard case .scalar(let scalar) = node.value else {
+            throw RecipeError("expected a plain key, found \(node.kindName)", at: node.location)
+        }
+        if let first = stack[top].keyLocations.updateValue(node.location, forKey: scalar.text) {
+            throw RecipeError("duplicate key '\(scalar.text)' (first written at line \(first.line))", at: node.location)
+        }
+        stack[top].pendingKey = (scalar.text, node.location)
     }
 
     private func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?, length: Int) -> String {

@@ -119,7 +119,7 @@ public final class StepProgram {
         guard total.isFinite else {
             let culprit = training.terms.first { !(terms[$0.name] ?? .nan).isFinite }?.name ?? "total"
             throw TrainingError("loss is \(total) at epoch \(state.epoch + 1), batch \(state.batch + 1) (step \(state.step + 1)); "
-                                + "first non-finite term: '\(culprit)'. The last good checkpoint is kept.")
+                                + "first non-finite term: '\(culprit)'.")
         }
         // 5. Update (at the perturbed weights, as the AWP reference does; the deferred
         //    restore then subtracts γ·v).

@@ -27,6 +27,10 @@ public final class Trainer {
     public private(set) var state: TrainState
     let log: (String) -> Void
     let progress: (Progress) -> Void
+    /// Held while this trainer exists: one writer per run folder.
+    let lock: RunLock
+    /// The interrupted epoch's loss sums, samples and seconds before a resume.
+    var epochSoFar = EpochTotals()
     var training: TrainingGraph { program.training }
 
     /// Where a run is, after each step: for a progress bar or plain lines.
@@ -44,46 +48,49 @@ public final class Trainer {
         self.log = log
         self.progress = progress
         runDirectory = recipe.output
-        let dataset: Dataset
-        do { dataset = try Dataset.open(recipe.data.path) } catch {
-            throw TrainingError("\(recipe.locations.location(of: "data.path")): cannot open dataset '\(recipe.data.path)': \(error)")
+        let output = recipe.locations.location(of: "output")
+        guard recipe.schedule.batch >= 1, recipe.schedule.epochs >= 1 else {
+            let key = recipe.schedule.batch < 1 ? "schedule.batch" : "schedule.epochs"
+            throw TrainingError("\(recipe.locations.location(of: key)): '\(key)' must be ≥ 1")
         }
-        var trainSplit = try dataset.split(recipe.data.splits.train)
-        let model = try makeModel(recipe, channels: dataset.channels, height: dataset.height, width: dataset.width,
-                                  classes: dataset.classCount)
-        let batch = recipe.schedule.batch
-        let shape = [batch, dataset.channels, dataset.height, dataset.width]
-        program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: dataset.classCount, compiler: compiler)
-        let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
-        evaluator = try RobustnessEvaluator(model: model, inputShape: shape, classes: dataset.classCount,
-                                            attacks: selected, compiler: compiler)
-        let augmentation = Augmentation(cropPadding: recipe.data.augment.cropPadding,
-                                        horizontalFlip: recipe.data.augment.horizontalFlip)
+        // Checked before anything is created: a mistaken --resume leaves no folder behind.
+        if resume, !FileManager.default.fileExists(atPath: runDirectory + "/last.safetensors") {
+            throw TrainingError("\(output): --resume: there is no earlier run in '\(runDirectory)' (no last.safetensors); "
+                                + "start it without --resume")
+        }
+        let setup = try RunSetup(recipe: recipe)
+        var trainSplit = try setup.split(recipe.data.splits.train, key: "data.splits.train")
         // Checkpoint selection needs its split: the dataset's own, or `data.val` images carved
         // out of train (keyed by the seed) when the dataset has none. Missing is an error.
         let selectSplit = recipe.eval.select.split.rawValue
-        if dataset.splitNames.contains(selectSplit) {
-            validation = try dataset.split(selectSplit)
-        } else if selectSplit == "val" && recipe.data.val > 0 {
-            (trainSplit, validation) = try trainSplit.carving(recipe.data.val, as: "val", seed: UInt64(bitPattern: Int64(recipe.seed)))
+        if selectSplit == "val" && recipe.data.val > 0 && !setup.dataset.splitNames.contains(selectSplit) {
+            (trainSplit, validation) = try trainSplit.carving(recipe.data.val, as: "val", seed: setup.seed)
             log("validation: \(recipe.data.val) images carved out of '\(recipe.data.splits.train)' (seed \(recipe.seed))")
         } else {
-            throw TrainingError("\(recipe.locations.location(of: "eval.select.split")): the dataset at '\(recipe.data.path)' "
-                                + "has no '\(selectSplit)' split (it has: \(dataset.splitNames.joined(separator: ", ")))")
+            validation = try setup.split(selectSplit, key: "eval.select.split")
         }
-        // The step graph has a static batch size, so training always drops the last partial batch.
-        train = BatchLoader(split: trainSplit, batchSize: batch, seed: UInt64(bitPattern: Int64(recipe.seed)),
-                            augmentation: augmentation, dropLast: true)
-        state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers,
-                           seed: UInt64(bitPattern: Int64(recipe.seed)))
+        // The step graph has a static batch size, so training always drops the last partial
+        // batch: a batch larger than the split would train nothing and save untouched weights.
+        guard trainSplit.count >= setup.batch else {
+            throw TrainingError("\(recipe.locations.location(of: "schedule.batch")): schedule.batch (\(setup.batch)) is larger than "
+                                + "the '\(recipe.data.splits.train)' split (\(trainSplit.count) images): nothing would be trained")
+        }
+        // Compiled only once the data are known to fit (a huge batch would allocate a huge arena).
+        program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+                                  compiler: compiler)
+        let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
+        evaluator = try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+                                            attacks: selected, compiler: compiler)
+        train = setup.trainLoader(trainSplit)
+        state = setup.initialState(program)
 
-        let output = recipe.locations.location(of: "output")
         do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw TrainingError("\(output): cannot create output folder '\(runDirectory)': \(error.localizedDescription)")
         }
         guard FileManager.default.isWritableFile(atPath: runDirectory) else {
             throw TrainingError("\(output): output folder '\(runDirectory)' is not writable")
         }
+        do { lock = try RunLock(folder: runDirectory) } catch { throw TrainingError("\(output): \(error)") }
         // A new run never silently replaces an earlier one's checkpoints and metrics.
         let earlier = ["last.safetensors", "best.safetensors", "metrics.jsonl"].filter {
             FileManager.default.fileExists(atPath: runDirectory + "/" + $0)
@@ -93,18 +100,57 @@ public final class Trainer {
                                 + "continue it with --resume, start over with --overwrite, or set another output")
         }
         if resume {
+            try acceptChangesOnResume()
             try loadCheckpoint(lastPath, into: &state, requireMomentum: true)
+            epochSoFar = try EpochTotals(checkpoint: lastPath, batch: state.batch)
             log("resuming \(lastPath) at epoch \(state.epoch + 1), batch \(state.batch + 1)")
         } else {
-            try renderYAML(recipe).write(toFile: runDirectory + "/recipe.yaml", atomically: true, encoding: .utf8)
+            try renderYAML(recipe).write(toFile: recipePath, atomically: true, encoding: .utf8)
             _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
             try? FileManager.default.removeItem(atPath: bestPath)
         }
     }
 
+    /// Recipe keys a resumed run may change: how long it trains, how and how often it is
+    /// evaluated (not how checkpoints are selected: `best` would compare unlike numbers),
+    /// and where the folder is. Anything else would make one run of two recipes.
+    public static func mayChangeOnResume(_ keyPath: String) -> Bool {
+        keyPath == "schedule.epochs" || keyPath == "output"
+            || (keyPath.hasPrefix("eval.") && !keyPath.hasPrefix("eval.select."))
+    }
+
+    /// Compares the resolved recipe with the run's stored `recipe.yaml`: a change outside
+    /// `mayChangeOnResume` is an error listing the differences; allowed ones are logged and
+    /// stored, so `recipe.yaml` always describes how the run continues.
+    private func acceptChangesOnResume() throws {
+        let current = renderYAML(recipe)
+        guard let stored = try? String(contentsOfFile: recipePath, encoding: .utf8) else {
+            log("note: '\(recipePath)' is missing; it is written from this recipe")
+            try current.write(toFile: recipePath, atomically: true, encoding: .utf8)
+            return
+        }
+        let differences = try recipeDifferences(old: stored, new: current)
+        let refused = differences.filter { !Self.mayChangeOnResume($0.path) }
+        if let first = refused.first {
+            let listed: [String] = differences.map { difference in
+                difference.description + (Self.mayChangeOnResume(difference.path) ? "" : "  (not allowed)")
+            }
+            let where_ = recipe.locations.location(of: first.path)
+            throw TrainingError("\(where_): --resume: the recipe differs from the run's '\(recipePath)' where a resumed run "
+                                + "may not change (only schedule.epochs, eval.* except eval.select, and output may):\n  "
+                                + listed.joined(separator: "\n  ")
+                                + "\nresume with the stored recipe, or start a new run (--overwrite or another output)")
+        }
+        guard !differences.isEmpty else { return }
+        let changes: [String] = differences.map { $0.description }
+        log("resume with changed settings (stored in recipe.yaml): " + changes.joined(separator: "; "))
+        try current.write(toFile: recipePath, atomically: true, encoding: .utf8)
+    }
+
     public var lastPath: String { runDirectory + "/last.safetensors" }
     public var bestPath: String { runDirectory + "/best.safetensors" }
     var metricsPath: String { runDirectory + "/metrics.jsonl" }
+    var recipePath: String { runDirectory + "/recipe.yaml" }
 
     /// Trains to the recipe's last epoch, or until `stop` is requested or `maxSteps` steps
     /// ran (a resumable checkpoint is saved either way). Returns true when training finished.
@@ -115,30 +161,41 @@ public final class Trainer {
         while state.epoch < epochs {
             let lr = recipe.optim.lr * recipe.schedule.lr.factor(atEpoch: state.epoch, of: epochs)
             let started = Date()
-            var sums = [String: Double](), seen = 0, stepsThisEpoch = 0
+            // The epoch's sums cover the batches before a stop too (restored on resume).
+            var totals = epochSoFar
+            epochSoFar = EpochTotals()
+            var stepsThisEpoch = 0
             for batch in train.batches(epoch: state.epoch, startingAt: state.batch) {
                 if stop.requested || maxSteps.map({ stepsThisRun >= $0 }) == true {
-                    try saveCheckpoint(state, to: lastPath)
+                    var stopped = totals
+                    stopped.seconds += Date().timeIntervalSince(started)
+                    try saveCheckpoint(state, to: lastPath, metadata: stopped.metadata)
                     log("stopped at epoch \(state.epoch + 1), batch \(state.batch + 1); resume with --resume")
                     return false
                 }
-                let report = try program.step(&state, images: batch.images, labels: batch.labels, lr: lr)
+                let report: StepProgram.Report
+                do { report = try program.step(&state, images: batch.images, labels: batch.labels, lr: lr) } catch let error as TrainingError {
+                    let kept = FileManager.default.fileExists(atPath: lastPath)
+                        ? " The last good checkpoint '\(lastPath)' is kept." : " No checkpoint had been written yet."
+                    throw TrainingError(error.description + kept)
+                }
                 state.batch += 1
                 stepsThisRun += 1
                 stepsThisEpoch += 1
-                seen += batch.count
-                sums["total", default: 0] += report.total
-                for (k, v) in report.terms { sums[k, default: 0] += v }
+                totals.steps += 1
+                totals.samples += batch.count
+                totals.sums["total", default: 0] += report.total
+                for (k, v) in report.terms { totals.sums[k, default: 0] += v }
                 let elapsed = Date().timeIntervalSince(started)
                 progress(Progress(epoch: state.epoch + 1, epochs: epochs, batch: state.batch, batches: train.batchesPerEpoch,
                                   total: report.total, terms: training.terms.map { ($0.name, report.terms[$0.name] ?? .nan) },
                                   secondsLeft: elapsed / Double(stepsThisEpoch) * Double(train.batchesPerEpoch - state.batch)))
             }
-            let seconds = Date().timeIntervalSince(started)
-            let steps = Double(max(stepsThisEpoch, 1))
-            var metrics: [String: Any] = ["epoch": state.epoch + 1, "lr": lr, "seconds": seconds,
-                                          "samples_per_second": Double(seen) / max(seconds, 1e-9),
-                                          "loss": sums.mapValues { $0 / steps }]
+            totals.seconds += Date().timeIntervalSince(started)
+            let steps = Double(max(totals.steps, 1))
+            var metrics: [String: Any] = ["epoch": state.epoch + 1, "lr": lr, "seconds": totals.seconds,
+                                          "samples_per_second": Double(totals.samples) / max(totals.seconds, 1e-9),
+                                          "loss": totals.sums.mapValues { $0 / steps }]
             let evaluate = (state.epoch + 1) % max(recipe.eval.every, 1) == 0 || state.epoch + 1 == epochs
             if evaluate {
                 let accuracy = try accuracies(on: validation)

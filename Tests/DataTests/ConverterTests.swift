@@ -73,7 +73,7 @@ private func images(_ count: Int, seed: UInt64) -> [[UInt8]] {
     for i in 1...5 { try FileBytes.write(Fixtures.cifarBatch(labels: [[1], [2]], images: pictures), to: "\(source)/data_batch_\(i).bin") }
     try FileBytes.write(Fixtures.cifarBatch(labels: [[3], [10]], images: pictures), to: "\(source)/test_batch.bin")
     do {
-        try Preparation.run(PrepareOptions(format: .cifar10, source: source, output: source + "/out"))
+        try Preparation.run(PrepareOptions(format: .cifar10, source: source, output: try Fixtures.temporaryFolder() + "/out"))  // never inside the source
         Issue.record("expected an error")
     } catch let error as DataFormatError {
         #expect(error.kind == .labelOutOfRange)

@@ -82,8 +82,11 @@ private func datasetFolder(manifest: String?) throws -> String {
 @Test func theShardManifestIsReadForClassesAndSplits() throws {
     // The manifest as `rat data prepare` writes it: `class_count` and a `splits` table.
     let folder = try datasetFolder(manifest: #"{"class_count": 7, "channels": 3, "height": 32, "width": 32, "splits": {"train": {}, "test": {}}}"#)
-    let recipe = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)", "model.classes=10"])
+    let recipe = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)", "model.classes=10", "data.val=0"])
     let messages = check(recipe).filter { $0.severity == .error }.map(\.message)
     #expect(messages.contains("the dataset at '\(folder)' has no 'val' split (it has: test, train)"))
     #expect(messages.contains("model.classes is 10 but the dataset at '\(folder)' has 7 classes"))
+    // With data.val > 0 the trainer carves val out of train: not missing.
+    let carving = try RecipeLoader.load(path: corpusPath("good.yaml"), overrides: ["data.path=\(folder)", "data.val=100"])
+    #expect(!check(carving).contains { $0.message.contains("no 'val' split") })
 }

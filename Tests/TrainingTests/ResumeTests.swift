@@ -22,8 +22,10 @@ func resumeIsBitIdentical() throws {
     let straight = try Trainer(recipe: try tinyRecipe(output: base + "/straight"), resume: false) { _ in }
     #expect(try straight.run(maxSteps: 6) == false)
 
-    let first = try Trainer(recipe: try tinyRecipe(output: base + "/split"), resume: false) { _ in }
-    try first.run(maxSteps: 3)
+    do {  // the first trainer (and its lock on the folder) ends here
+        let first = try Trainer(recipe: try tinyRecipe(output: base + "/split"), resume: false) { _ in }
+        try first.run(maxSteps: 3)
+    }
     let resumed = try Trainer(recipe: try tinyRecipe(output: base + "/split"), resume: true) { _ in }
     #expect(resumed.state.step == 3 && resumed.state.batch == 3)
     try resumed.run(maxSteps: 3)

@@ -39,8 +39,10 @@ func unwritableOutput() throws {
 func earlierRunIsKept() throws {
     let out = temporaryFolder("keep")
     defer { try? FileManager.default.removeItem(atPath: out) }
-    let first = try Trainer(recipe: try quickstart([], output: out), resume: false) { _ in }
-    try first.run(maxSteps: 1)
+    do {  // the first trainer (and its lock on the folder) ends here
+        let first = try Trainer(recipe: try quickstart([], output: out), resume: false) { _ in }
+        try first.run(maxSteps: 1)
+    }
     let before = try Data(contentsOf: URL(fileURLWithPath: out + "/last.safetensors"))
     let text = errorText { _ = try Trainer(recipe: try quickstart([], output: out), resume: false) { _ in } }
     #expect(text?.contains("already holds a run") == true)
@@ -52,14 +54,19 @@ func earlierRunIsKept() throws {
 func nonFiniteLossStops() throws {
     let out = temporaryFolder("nan")
     defer { try? FileManager.default.removeItem(atPath: out) }
-    let stable = try Trainer(recipe: try quickstart([], output: out), resume: false) { _ in }
-    try stable.run(maxSteps: 1)
-    let checkpoint = try Data(contentsOf: URL(fileURLWithPath: out + "/last.safetensors"))
-    let exploding = try Trainer(recipe: try quickstart(["optim.lr=1e30"], output: out), resume: true) { _ in }
+    // Without any checkpoint yet, the message does not claim one is kept.
+    let fresh = errorText { try Trainer(recipe: try quickstart(["optim.lr=1e30"], output: out + "/fresh"), resume: false) { _ in }.run(maxSteps: 20) }
+    #expect(fresh?.contains("first non-finite term") == true, "\(fresh ?? "no error")")
+    #expect(fresh?.contains("No checkpoint had been written yet") == true && fresh?.contains("is kept") == false)
+    // One step, stopped (a checkpoint is written), then resumed with the same recipe: it diverges.
+    try Trainer(recipe: try quickstart(["optim.lr=1e30"], output: out + "/kept"), resume: false) { _ in }.run(maxSteps: 1)
+    let checkpoint = try Data(contentsOf: URL(fileURLWithPath: out + "/kept/last.safetensors"))
+    let exploding = try Trainer(recipe: try quickstart(["optim.lr=1e30"], output: out + "/kept"), resume: true) { _ in }
     let text = errorText { try exploding.run(maxSteps: 20) }
     #expect(text?.contains("first non-finite term") == true, "\(text ?? "no error")")
     #expect(text?.contains("step") == true)
-    #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/last.safetensors")) == checkpoint)
+    #expect(text?.contains("The last good checkpoint '\(out)/kept/last.safetensors' is kept.") == true, "\(text ?? "no error")")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/kept/last.safetensors")) == checkpoint)
 }
 
 @Test("without a validation split, data.val images are carved out of train (keyed, disjoint); otherwise an error")

@@ -39,7 +39,7 @@ struct Gradcheck: ParsableCommand {
         let terms: [Objectives::LossTerm]
         var noisy: (String) -> Bool = { _ in true }
         if let path = recipe {
-            let recipe = try overrides.load(path)
+            let recipe = try overrides.load(path, inspectDataset: false)
             do {
                 let data = try DataGeometry.of(recipe, allowStandard: true)
                 model = try makeModel(recipe, channels: data.channels, height: data.height, width: data.width, classes: data.classes)

@@ -3,7 +3,10 @@ import Foundation
 import Recipe
 import Training
 
-struct Train: ParsableCommand {
+struct Train: ParsableCommand, BLASSettingsCommand {
+    /// The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
+    var blasCoretype: String { "Haswell" }
+
     static let configuration = CommandConfiguration(abstract: "Train from a recipe; checkpoints and metrics go to its output folder.")
 
     @Argument(help: "The recipe (YAML).")
@@ -11,7 +14,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var overrides: RecipeOverrides
 
-    @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint.")
+    @Flag(help: "Continue the run in the recipe's output folder from its last checkpoint. The recipe must match the run's recipe.yaml except schedule.epochs, eval.* (not eval.select) and output; those changes are stored.")
     var resume = false
 
     @Flag(help: "Start over in an output folder that already holds a run (its checkpoints and metrics are replaced).")
@@ -25,8 +28,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
-        try reexecutingWithBLASSettings(coretype: "Haswell")
         let recipe = try overrides.load(recipe)
         let display = ProgressDisplay()
         let trainer: Trainer

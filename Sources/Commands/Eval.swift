@@ -4,7 +4,10 @@ import Foundation
 import Recipe
 import Training
 
-struct Eval: ParsableCommand {
+struct Eval: ParsableCommand, BLASSettingsCommand {
+    /// The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
+    var blasCoretype: String { "Haswell" }
+
     static let configuration = CommandConfiguration(
         abstract: "Clean and robust accuracy of a run or checkpoint under the recipe's eval.attacks "
             + "(PGD, CW, FGSM, APGD, FAB-T, Square, AutoAttack; eval-mode BN), per example worst case; "
@@ -37,10 +40,8 @@ struct Eval: ParsableCommand {
     var json = false
 
     func run() throws {
-        try reexecutingWithBLASSettings(coretype: "Haswell")
         let (folder, checkpoint) = try locate(target)
         let loaded = try overrides.load(recipe ?? folder + "/recipe.yaml")
-        try validateRecipe(loaded)
         if let examples, examples < 1 {
             printError("error: --examples must be ≥ 1, it is \(examples)")
             throw ExitCode(1)
@@ -103,9 +104,3 @@ final class ProgressLine {
     func finish() { if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); shown = false } }
 }
 
-/// The checks `rat check` runs; errors stop the command (warnings are printed).
-func validateRecipe(_ recipe: Recipe) throws {
-    let diagnostics = check(recipe)
-    for diagnostic in diagnostics { printError(diagnostic.description) }
-    if diagnostics.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
-}

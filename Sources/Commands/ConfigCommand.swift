@@ -18,7 +18,7 @@ struct ConfigCommand: ParsableCommand {
         @OptionGroup var overrides: RecipeOverrides
 
         func run() throws {
-            print(renderYAML(try overrides.load(recipe)), terminator: "")
+            print(renderYAML(try overrides.loadUnchecked(recipe)), terminator: "")
         }
     }
 }

@@ -9,7 +9,7 @@ import Training
 
 /// `rat bench`: ms/step of training workloads on random data, achieved GFLOP/s against the
 /// sgemm peak measured in the same run, peak RSS beside the planned arena.
-struct Bench: ParsableCommand {
+struct Bench: ParsableCommand, BLASSettingsCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark training steps: time, GFLOP/s, fraction of the sgemm peak, memory.")
 
@@ -25,6 +25,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
     @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
+
+    var blasCoretype: String { coretype }
 
     func validate() throws {
         guard steps >= 1, batch >= 1 else { throw ValidationError("--steps and --batch must be positive") }
@@ -64,7 +66,6 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try reexecutingWithBLASSettings(coretype: coretype)
         if let threads { setBlasThreads(threads) }
         if kernels { return printKernelTimings() }
         for modelName in model.split(separator: ",").map(String.init) {

@@ -18,7 +18,7 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var overrides: RecipeOverrides
 
     func run() throws {
-        let recipe = try overrides.load(recipe)
+        let recipe = try overrides.load(recipe, inspectDataset: false)
         do { try report(recipe) } catch {
             printError("error: \(error)")
             throw ExitCode(1)

@@ -17,7 +17,7 @@ struct Check: ParsableCommand {
     var skipDataset = false
 
     func run() throws {
-        let loaded = try overrides.load(recipe)
+        let loaded = try overrides.loadUnchecked(recipe)
         let diagnostics = check(loaded, options: CheckOptions(inspectDataset: !skipDataset))
         for diagnostic in diagnostics { printError(diagnostic.description) }
         let errors = diagnostics.filter { $0.severity == .error }.count

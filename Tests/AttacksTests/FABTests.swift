@@ -32,6 +32,33 @@ func fabFindsMinimalNorm(norm: Norm) throws {
     print("FAB-T \(norm): ‖δ‖ / targeted minimal norm: min \(ratios.min()!), max \(ratios.max()!)")
 }
 
+@Test("FAB-T's projection respects the box: minimal norms match the box-constrained closed form", arguments: Norm.allCases)
+func fabMinimalNormInsideBox(norm: Norm) throws {
+    // Points anywhere in [0, 1]: some minimal perturbations run into the box edges.
+    let problem = LinearProblem(classes: 10, batch: 16, spread: 1, seed: 14)
+    let model = try problem.attackedModel()
+    let firstTarget = (0..<problem.batch).map { problem.boxedDistance(row: $0, to: problem.ranking($0)[1], norm: norm) }
+    let boxBinds = (0..<problem.batch).filter {
+        firstTarget[$0] > 1.01 * problem.distance(row: $0, to: problem.ranking($0)[1], norm: norm)
+    }
+    #expect(boxBinds.count >= 2, "the box binds for too few rows to test it")
+    var rng = SplitMix64(seed: 6)
+    let found = try fab(norm, epsilon: 10).perturb(model, images: problem.images, labels: problem.labels, rng: &rng)
+    var ratios = [Double]()
+    for row in 0..<problem.batch {
+        let size = problem.perturbationNorm(found, row: row, norm: norm)
+        let nearest = (0..<problem.classes).filter { $0 != Int(problem.labels[row]) }
+            .map { problem.boxedDistance(row: row, to: $0, norm: norm) }.min()!
+        #expect(size >= nearest * (1 - 1e-4), "row \(row): ‖δ‖ \(size) below the boxed minimum \(nearest)")
+        #expect(found[(row * problem.imageSize)..<((row + 1) * problem.imageSize)].allSatisfy { $0 >= 0 && $0 <= 1 })
+        guard firstTarget[row].isFinite else { continue }
+        #expect(!problem.isCorrect(found, row: row))
+        #expect(size <= 1.05 * firstTarget[row], "row \(row): ‖δ‖ \(size) vs boxed targeted minimum \(firstTarget[row])")
+        if boxBinds.contains(row) { ratios.append(size / firstTarget[row]) }
+    }
+    print("FAB-T \(norm) where the box binds (\(ratios.count) rows): ‖δ‖ / boxed minimal norm: min \(ratios.min() ?? .nan), max \(ratios.max() ?? .nan)")
+}
+
 @Test("FAB-T breaks a point only when a perturbation within ε exists, and never returns one outside ε",
       arguments: Norm.allCases)
 func fabRespectsEpsilon(norm: Norm) throws {

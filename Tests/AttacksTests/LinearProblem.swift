@@ -26,7 +26,8 @@ struct LinearProblem {
 
     var imageSize: Int { imageShape.reduce(1, *) }
 
-    init(classes: Int, batch: Int, imageShape: [Int] = [1, 4, 4], seed: UInt64) {
+    /// `spread`: the points are uniform in [½ − spread/2, ½ + spread/2]ᴰ.
+    init(classes: Int, batch: Int, imageShape: [Int] = [1, 4, 4], spread: Double = 0.4, seed: UInt64) {
         self.classes = classes
         self.batch = batch
         self.imageShape = imageShape
@@ -34,7 +35,7 @@ struct LinearProblem {
         var rng = SplitMix64(seed: seed)
         let w = (0..<(classes * d)).map { _ in rng.normal() }
         let b = (0..<classes).map { k in -0.5 * (0..<d).reduce(0) { $0 + w[k * d + $1] } }
-        let x = (0..<(batch * d)).map { _ in Float(0.3 + 0.4 * rng.uniform()) }
+        let x = (0..<(batch * d)).map { _ in Float(0.5 + spread * (rng.uniform() - 0.5)) }
         labels = (0..<batch).map { row in
             var z = b
             for k in 0..<classes {
@@ -69,6 +70,33 @@ struct LinearProblem {
         let difference: [Double] = (0..<d).map { weight[y * d + $0] - weight[t * d + $0] }
         let dual = norm == .linf ? difference.reduce(0) { $0 + abs($1) } : difference.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return (z[y] - z[t]) / dual
+    }
+
+    /// The smallest perturbation onto the boundary z_y = z_t that keeps the point in [0, 1]ᴰ,
+    /// by bisection (infinity if the box does not reach the boundary). Each coordinate moves
+    /// towards the boundary by min(ρ, room) (ℓ∞) or min(λ|w_i|, room) (ℓ2), room being its
+    /// distance to the box edge on that side.
+    func boxedDistance(row: Int, to t: Int, norm: Norm) -> Double {
+        let (d, y) = (imageSize, Int(labels[row]))
+        let z = logits(images, row: row)
+        let gap = z[y] - z[t]
+        let w: [Double] = (0..<d).map { weight[t * d + $0] - weight[y * d + $0] }
+        let room: [Double] = (0..<d).map { w[$0] > 0 ? 1 - Double(images[row * d + $0]) : Double(images[row * d + $0]) }
+        func moves(_ parameter: Double) -> [Double] {
+            (0..<d).map { min(norm == .linf ? parameter : parameter * abs(w[$0]), room[$0]) }
+        }
+        func progress(_ parameter: Double) -> Double { zip(w, moves(parameter)).reduce(0) { $0 + abs($1.0) * $1.1 } }
+        var (low, high) = (0.0, 1.0)
+        while progress(high) < gap {
+            if high > 1e12 { return .infinity }
+            high *= 2
+        }
+        for _ in 0..<200 {
+            let middle = (low + high) / 2
+            if progress(middle) >= gap { high = middle } else { low = middle }
+        }
+        let step = moves(high)
+        return norm == .linf ? step.max()! : step.reduce(0) { $0 + $1 * $1 }.squareRoot()
     }
 
     /// The smallest perturbation that changes row `row`'s prediction: the nearest boundary.

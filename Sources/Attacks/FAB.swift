@@ -14,7 +14,10 @@ import Graph
 /// start at x + (ε/2)·t/‖t‖ (t uniform in [−1, 1]ᴰ for ℓ∞, Gaussian for ℓ2), clamped.
 ///
 /// Each iteration is one pass of the compiled `logitDifference` loss-and-gradient graph and
-/// one forward pass (the prediction after the step); the projections run on the host.
+/// one forward pass (the prediction after the step); the projections run on the host, one
+/// sorted sweep per example (`BoxedHyperplaneProjection`) where the reference bisects over a
+/// batch. Success is judged as in the reference: the returned point is misclassified and its
+/// norm is ≤ ε.
 public struct FABTargeted: Attack {
     public var name: String
     public var threat: ThreatModel

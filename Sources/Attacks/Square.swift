@@ -14,8 +14,11 @@ import Graph
 ///
 /// Queries: `queries` iterations per restart, each one forward pass of the whole batch (the
 /// graph's batch is static); rows already fooled are carried along and not updated.
-/// Randomness is drawn per row (the reference shares one window and η per iteration across the
-/// batch), so a row's search does not depend on which other rows share its batch position.
+/// Deviations from the reference: randomness is drawn per row (the reference shares one
+/// window, η pattern and sign per iteration across the batch), so a row's search does not
+/// depend on which rows share its batch; window corners are uniform over all H − s + 1
+/// positions as in the paper (the reference's integer draw never picks the last one); the
+/// side rounds halves away from zero (Python rounds them to even).
 public struct SquareAttack: Attack {
     public var name: String
     public var threat: ThreatModel

@@ -137,13 +137,11 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
                      compiler: @escaping GraphCompiler = fastCompiler, stop: StopFlag = StopFlag(),
                      log: (String) -> Void = { _ in }) throws -> EvaluationReport {
     let started = Date()
-    let dataset: Dataset
-    do { dataset = try Dataset.open(recipe.data.path) } catch {
-        throw TrainingError("\(recipe.locations.location(of: "data.path")): cannot open dataset '\(recipe.data.path)': \(error)")
-    }
+    let setup = try RunSetup(recipe: recipe)
+    let dataset = setup.dataset
     let splitName = options.split ?? recipe.eval.split.rawValue
-    let split = try dataset.split(splitName)
-    let classes = dataset.classCount
+    let split = try setup.split(splitName, key: "eval.split")
+    let classes = setup.classes
     for (index, spec) in recipe.eval.attacks.enumerated() {
         if let problem = spec.problems(classes: classes).first {
             throw TrainingError("\(recipe.locations.location(of: "eval.attacks.\(index)")): \(problem.message)")
@@ -151,23 +149,21 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
     }
     let n = min(split.count, options.examples ?? recipe.eval.examples ?? split.count)
     guard n >= 1 else { throw TrainingError("nothing to evaluate: the split '\(splitName)' is empty or --examples is 0") }
-    let shape = [recipe.schedule.batch, dataset.channels, dataset.height, dataset.width]
+    let shape = setup.inputShape
 
-    let evaluated = try attackedModel(recipe: recipe, checkpoint: checkpoint, shape: shape, classes: classes,
-                                      compiler: compiler, randomize: recipe.noise.isActive && recipe.noise.atEval)
+    let evaluated = try attackedModel(setup, checkpoint: checkpoint, shape: shape, compiler: compiler,
+                                      randomize: recipe.noise.isActive && recipe.noise.atEval)
     var surrogate: AttackedModel?
     var transferHash: String?
     if let source = options.transferFrom {
-        guard source.recipe.schedule.batch == recipe.schedule.batch || true else { fatalError() }
-        let sourceDataset = try Dataset.open(source.recipe.data.path)
-        let theirs = [sourceDataset.channels, sourceDataset.height, sourceDataset.width, sourceDataset.classCount]
-        let ours = [dataset.channels, dataset.height, dataset.width, classes]
-        guard theirs == ours else {
-            throw TrainingError("--transfer-from \(source.checkpoint): its model takes \(theirs[0])×\(theirs[1])×\(theirs[2]) "
-                                + "inputs with \(theirs[3]) classes, the evaluated one \(ours[0])×\(ours[1])×\(ours[2]) with \(ours[3])")
+        let theirs = try RunSetup(recipe: source.recipe)
+        let their = Array(theirs.inputShape.dropFirst()) + [theirs.classes], our = Array(shape.dropFirst()) + [classes]
+        guard their == our else {
+            throw TrainingError("--transfer-from \(source.checkpoint): its model takes \(their[0])×\(their[1])×\(their[2]) "
+                                + "inputs with \(their[3]) classes, the evaluated one \(our[0])×\(our[1])×\(our[2]) with \(our[3])")
         }
-        surrogate = try attackedModel(recipe: source.recipe, checkpoint: source.checkpoint, shape: shape, classes: classes,
-                                      compiler: compiler, randomize: false)
+        // Compiled at the evaluated batch size: the surrogate crafts the very batches evaluated.
+        surrogate = try attackedModel(theirs, checkpoint: source.checkpoint, shape: shape, compiler: compiler, randomize: false)
         transferHash = try fileHash(source.checkpoint)
     }
 
@@ -236,20 +232,18 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
     return report
 }
 
-/// The evaluated (or surrogate) model with a checkpoint's weights, eval-mode BN; with
-/// `randomize`, weight noise σ on the recipe's noisy parameters is redrawn every pass.
-func attackedModel(recipe: Recipe, checkpoint: String, shape: [Int], classes: Int, compiler: @escaping GraphCompiler,
+/// The evaluated (or surrogate) model with a checkpoint's weights, eval-mode BN, compiled for
+/// `shape`; with `randomize`, weight noise σ on the recipe's noisy parameters is redrawn every pass.
+func attackedModel(_ setup: RunSetup, checkpoint: String, shape: [Int], compiler: @escaping GraphCompiler,
                    randomize: Bool) throws -> AttackedModel {
-    let model = try makeModel(recipe, channels: shape[1], height: shape[2], width: shape[3], classes: classes)
-    let forward = model.forwardGraph(inputShape: shape, mode: .eval)
-    var state = TrainState(parameters: forward.parameters, buffers: forward.buffers, seed: 0)
-    try loadCheckpoint(checkpoint, into: &state, requireMomentum: false)
-    let attacked = try AttackedModel(model: model, inputShape: shape, classes: classes, compiler: compiler)
+    let state = try setup.evaluationState(checkpoint: checkpoint)
+    let attacked = try AttackedModel(model: setup.model, inputShape: shape, classes: setup.classes, compiler: compiler)
     try attacked.load(weights: state.parameters.merging(state.buffers) { a, _ in a })
     if randomize {
-        let noisy = forward.parameters.map(\.name).filter { name in recipe.noise.params.contains { globMatches($0, name) } }
-        attacked.randomization = .init(sigma: recipe.noise.sigma, parameters: noisy,
-                                       rng: keyedGenerator(seed: UInt64(bitPattern: Int64(recipe.seed)), epoch: -1, batch: 0, purpose: 5))
+        let noise = setup.recipe.noise
+        let noisy = state.parameters.keys.sorted().filter { name in noise.params.contains { globMatches($0, name) } }
+        attacked.randomization = .init(sigma: noise.sigma, parameters: noisy,
+                                       rng: keyedGenerator(seed: setup.seed, epoch: -1, batch: 0, purpose: 5))
     }
     return attacked
 }

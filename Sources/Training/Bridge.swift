@@ -21,7 +21,9 @@ public func makeModel(_ recipe: Recipe, channels: Int, height: Int, width: Int, 
         return try ModelZoo.make(name: recipe.model.name, options: recipe.model.options, classes: classes,
                                  inputShape: [channels, height, width])
     } catch {
-        throw TrainingError("\(recipe.locations.location(of: "model.name")): \(error)")
+        // A value the zoo refuses is reported at its own key (`model.depth`), the rest at the name.
+        let key = if case ModelError.invalidOption(_, let option, _, _) = error { "model.\(option)" } else { "model.name" }
+        throw TrainingError("\(recipe.locations.location(of: key)): \(error)")
     }
 }
 

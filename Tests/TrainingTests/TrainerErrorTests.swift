@@ -102,4 +102,7 @@ func mlpWithHiddenWidthTrains() throws {
     #expect(trainer.state.step == 1)
     // 784 inputs → 64 hidden: the recipe's width reached the built model.
     #expect(trainer.state.parameters.values.contains { $0.count == 784 * 64 })
+    // A width the zoo refuses stops the run at its key (`rat train` without `rat check`).
+    let narrow = errorText { _ = try Trainer(recipe: try quickstart(["model.name=mlp", "model.hidden=0"], output: out)) { _ in } }
+    #expect(narrow == "--set:6:14: model 'mlp': option hidden = 0 is invalid: the hidden width must be at least 1", "\(narrow ?? "no error")")
 }

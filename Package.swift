@@ -30,7 +30,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         // Recipe → planner → graph (+ autodiff) → executor → kernels.
-        .target(name: "Recipe", dependencies: ["CYAML", "Attacks"]),
+        .target(name: "Recipe", dependencies: ["CYAML", "Attacks", "Objectives", "Models"]),
         .target(name: "Graph", swiftSettings: fastMath),
         .target(name: "Planner", dependencies: ["Graph"], swiftSettings: fastMath),
         // The kernels use AVX2/FMA (the direct convolution's SIMD8 multiply-adds); the
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Objectives", "Checkpoints"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "Models", "Objectives"]),
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
-        .testTarget(name: "RecipeTests", dependencies: ["Recipe"], resources: [.copy("Recipes")]),
+        .testTarget(name: "RecipeTests", dependencies: ["Recipe", "Objectives", "Models"], resources: [.copy("Recipes")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Graph", "Models", "Objectives", "Recipe", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner"]),

@@ -44,13 +44,13 @@ struct Gradcheck: ParsableCommand {
                 let data = try DataGeometry.of(recipe, allowStandard: true)
                 model = try makeModel(recipe, channels: data.channels, height: data.height, width: data.width, classes: data.classes)
                 (inputShape, classes) = ([batch, data.channels, data.height, data.width], data.classes)
-                terms = try lossTerms(recipe)
+                terms = recipe.loss.evaluatedTerms
                 noisy = { name in recipe.noise.params.contains { globMatches($0, name) } }
             } catch {
                 printError("error: \(error)")
                 throw ExitCode(1)
             }
-            print("gradient check: \(path) (\(recipe.model.name.rawValue), \(inputShape), \(classes) classes), Double, h = 1e-7")
+            print("gradient check: \(path) (\(recipe.model.name), \(inputShape), \(classes) classes), Double, h = 1e-7")
         } else {
             model = SmallCNN(classes: 5, widths: [6, 8])
             (inputShape, classes) = ([4, 3, 8, 8], 5)

@@ -32,7 +32,7 @@ struct PlanCommand: ParsableCommand {
         let graphs = try StepGraphs(recipe: recipe, model: model, inputShape: shape, classes: data.classes)
         let parameters = graphs.training.parameters.reduce(0) { $0 + $1.count }
 
-        print("recipe \(recipe.name): \(recipe.model.name.rawValue) on \(shape.map(String.init).joined(separator: "×")), "
+        print("recipe \(recipe.name): \(recipe.model.name) on \(shape.map(String.init).joined(separator: "×")), "
               + "\(data.classes) classes (\(data.source))")
         print("parameters: \(grouped(parameters)) in \(graphs.training.parameters.count) tensors"
               + (graphs.noisy.isEmpty ? "" : "; noise σ = \(recipe.noise.sigma) on \(graphs.noisy.count) of them"))

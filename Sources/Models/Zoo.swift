@@ -34,8 +34,10 @@ public enum ModelZoo {
         var defaults: [String: Int] = [:]
         /// Nil when an H×W input works, else what the model needs.
         var inputProblem: @Sendable (_ height: Int, _ width: Int) -> String? = { _, _ in nil }
-        /// Builds from complete options (defaults filled in); throws on invalid values.
-        var build: @Sendable (_ options: [String: Int], _ classes: Int) throws(ModelError) -> any Model
+        /// Nil when complete options (defaults filled in) make sense, else which one does not.
+        var optionProblem: @Sendable (_ options: [String: Int]) -> ModelError? = { _ in nil }
+        /// Builds from complete options that passed `optionProblem`.
+        var build: @Sendable (_ options: [String: Int], _ classes: Int) -> any Model
     }
 
     static let entries: [Entry] = [
@@ -43,26 +45,27 @@ public enum ModelZoo {
         Entry(name: "preact-resnet18", inputProblem: PreActResNet18.inputProblem,
               build: { _, classes in PreActResNet18(classes: classes) }),
         Entry(name: "wide-resnet", defaults: ["depth": 34, "width": 10], inputProblem: WideResNet.inputProblem,
-              build: { options, classes throws(ModelError) in
+              optionProblem: { options in
                   let (depth, width) = (options["depth"]!, options["width"]!)
                   if let reason = WideResNet.depthProblem(depth) {
-                      throw .invalidOption(model: "wide-resnet", option: "depth", value: depth, reason: reason)
+                      return .invalidOption(model: "wide-resnet", option: "depth", value: depth, reason: reason)
                   }
                   if let reason = WideResNet.widthProblem(width) {
-                      throw .invalidOption(model: "wide-resnet", option: "width", value: width, reason: reason)
+                      return .invalidOption(model: "wide-resnet", option: "width", value: width, reason: reason)
                   }
-                  return WideResNet(depth: depth, widthFactor: width, classes: classes)
-              }),
+                  return nil
+              },
+              build: { options, classes in WideResNet(depth: options["depth"]!, widthFactor: options["width"]!, classes: classes) }),
         Entry(name: "vgg16", inputProblem: VGG16.inputProblem, build: { _, classes in VGG16(classes: classes) }),
         Entry(name: "mobilenet-v2", inputProblem: MobileNetV2.inputProblem,
               build: { _, classes in MobileNetV2(classes: classes) }),
-        Entry(name: "mlp", defaults: ["hidden": 256], build: { options, classes throws(ModelError) in
-            let hidden = options["hidden"]!
-            guard hidden >= 1 else {
-                throw .invalidOption(model: "mlp", option: "hidden", value: hidden, reason: "the hidden width must be at least 1")
-            }
-            return MLP(classes: classes, hiddenWidth: hidden)
-        }),
+        Entry(name: "mlp", defaults: ["hidden": 256],
+              optionProblem: { options in
+                  let hidden = options["hidden"]!
+                  return hidden >= 1 ? nil
+                      : .invalidOption(model: "mlp", option: "hidden", value: hidden, reason: "the hidden width must be at least 1")
+              },
+              build: { options, classes in MLP(classes: classes, hiddenWidth: options["hidden"]!) }),
         Entry(name: "lenet", inputProblem: LeNet.inputProblem, build: { _, classes in LeNet(classes: classes) }),
     ]
 
@@ -76,12 +79,8 @@ public enum ModelZoo {
     /// Builds model `name` for `classes` classes after checking that its options exist and
     /// make sense and that it can take `inputShape`: [C, H, W] or [N, C, H, W].
     public static func make(name: String, options: [String: Int], classes: Int, inputShape: [Int]) throws -> any Model {
-        guard let entry = entries.first(where: { $0.name == name }) else {
-            throw ModelError.unknownModel(name: name, known: names)
-        }
-        for option in options.keys.sorted() where entry.defaults[option] == nil {
-            throw ModelError.unknownOption(model: name, option: option, known: entry.defaults.keys.sorted())
-        }
+        if let problem = optionProblem(name: name, options: options) { throw problem }
+        let entry = entries.first { $0.name == name }!
         guard classes >= 1 else { throw ModelError.invalidClassCount(model: name, classes: classes) }
         guard (3...4).contains(inputShape.count), inputShape.allSatisfy({ $0 >= 1 }) else {
             throw ModelError.unsupportedInput(model: name, shape: inputShape,
@@ -91,7 +90,20 @@ public enum ModelZoo {
         if let reason = entry.inputProblem(height, width) {
             throw ModelError.unsupportedInput(model: name, shape: inputShape, reason: reason)
         }
-        return try entry.build(entry.defaults.merging(options) { _, chosen in chosen }, classes)
+        return entry.build(entry.defaults.merging(options) { _, chosen in chosen }, classes)
+    }
+
+    /// Nil when model `name` exists, takes every option in `options` and their values (over
+    /// its defaults) make sense; else the first problem. What `make` checks before building,
+    /// for recipe checks that run without a dataset.
+    public static func optionProblem(name: String, options: [String: Int]) -> ModelError? {
+        guard let entry = entries.first(where: { $0.name == name }) else {
+            return .unknownModel(name: name, known: names)
+        }
+        for option in options.keys.sorted() where entry.defaults[option] == nil {
+            return .unknownOption(model: name, option: option, known: entry.defaults.keys.sorted())
+        }
+        return entry.optionProblem(entry.defaults.merging(options) { _, chosen in chosen })
     }
 }
 

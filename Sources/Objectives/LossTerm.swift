@@ -1,7 +1,7 @@
 import Graph
 
 /// Which input a view's logits come from.
-public enum InputKind: String, Hashable, Sendable { case clean, adversarial }
+public enum InputKind: String, Hashable, CaseIterable, Sendable { case clean, adversarial }
 
 /// Logits at a Taylor order in the weight noise u: 0 = f_w(s), 1 = J_s(w)·u,
 /// 2 = uᵀH_s(w)u (the second directional derivative, as the paper writes it).
@@ -42,13 +42,23 @@ public enum Criterion: Hashable, Sendable {
     /// builds both targets from `t2_adv − t2_nat`, as the code does.
     case softLabelT2(mixing: Double?, repeatAdvMinusNat: Bool)
 
+    /// The criterion without its options; its raw value is the recipe's `kind:`.
+    public var kind: CriterionKind {
+        switch self {
+        case .crossEntropy: .ce
+        case .kl: .kl
+        case .symmetricKL: .symmetricKL
+        case .squaredError: .mse
+        case .carliniWagner: .cw
+        case .softLabelT1: .softLabelT1
+        case .softLabelT2: .softLabelT2
+        }
+    }
+
     /// The recipe's spelling of the criterion, with its options.
     public var name: String {
         switch self {
-        case .crossEntropy: "ce"
-        case .kl: "kl"
-        case .symmetricKL: "symmetric-kl"
-        case .squaredError: "mse"
+        case .crossEntropy, .kl, .symmetricKL, .squaredError: kind.rawValue
         case .carliniWagner(let kappa): "cw (κ = \(kappa))"
         case .softLabelT1(let mixing): "soft-label-t1 (mixing \(mixing.map { "\($0)" } ?? "by class count"))"
         case .softLabelT2(let mixing, let repeated):
@@ -65,6 +75,15 @@ public enum Criterion: Hashable, Sendable {
     }
 }
 
+/// A criterion's kind, spelled as recipes write it (`kind: symmetric-kl`).
+public enum CriterionKind: String, CaseIterable, Sendable {
+    case ce, kl, symmetricKL = "symmetric-kl", mse, cw
+    case softLabelT1 = "soft-label-t1", softLabelT2 = "soft-label-t2"
+}
+
+/// The passes the authors' soft-label terms compare: clean and adversarial logits (order 0).
+public let softLabelViews = [View(.clean), View(.adversarial)]
+
 /// One weighted term of a training loss.
 public struct LossTerm: Hashable, Sendable {
     public var name: String
@@ -73,7 +92,7 @@ public struct LossTerm: Hashable, Sendable {
     public var weight: Double
 
     public init(name: String, criterion: Criterion, views: [View], weight: Double) {
-        precondition(!criterion.needsClassifierInputs || Set(views) == [View(.clean), View(.adversarial)],
+        precondition(!criterion.needsClassifierInputs || Set(views) == Set(softLabelViews),
                      "soft-label terms compare the clean and the adversarial pass: views [clean, adversarial]")
         self.name = name
         self.criterion = criterion
@@ -83,14 +102,14 @@ public struct LossTerm: Hashable, Sendable {
 
     /// The authors' soft-label T1 (views: the clean and adversarial passes at order 0).
     public static func softLabelT1(name: String = "t1", mixing: Double? = nil, weight: Double) -> LossTerm {
-        LossTerm(name: name, criterion: .softLabelT1(mixing: mixing), views: [View(.clean), View(.adversarial)], weight: weight)
+        LossTerm(name: name, criterion: .softLabelT1(mixing: mixing), views: softLabelViews, weight: weight)
     }
 
     /// The authors' soft-label T2 (views: the clean and adversarial passes at order 0).
     public static func softLabelT2(name: String = "t2", mixing: Double? = nil, repeatAdvMinusNat: Bool = true,
                                    weight: Double) -> LossTerm {
         LossTerm(name: name, criterion: .softLabelT2(mixing: mixing, repeatAdvMinusNat: repeatAdvMinusNat),
-                 views: [View(.clean), View(.adversarial)], weight: weight)
+                 views: softLabelViews, weight: weight)
     }
 
     /// Builds the term's value from the logits of its views and, for the soft-label terms,

@@ -61,7 +61,6 @@ public func klFromTarget(_ target: Tensor, _ logits: Tensor) -> Tensor {
 
 /// The code's `cc` when a recipe leaves `mixing` out: 0.8 for CIFAR-10, 0.98 for CIFAR-100,
 /// extended as 0.8 up to 10 classes and 0.98 above (the code has no value for other counts).
-/// Kept equal to `Recipe.SoftLabelOptions.mixing(classes:)`.
 public func authorsMixing(classes: Int) -> Double { classes <= 10 ? 0.8 : 0.98 }
 
 /// |x| as x·sign(x), from primitives.

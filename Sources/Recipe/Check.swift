@@ -1,3 +1,4 @@
+import Models
 import Attacks
 import Foundation
 
@@ -89,17 +90,17 @@ private func checkLoss(_ recipe: Recipe, _ findings: inout Findings) {
         if !weight.isFinite {
             findings.error("the weight of term '\(term.name)' (\(term.weight)) is not a finite number", at: "\(path).weight")
         }
-        if let view = term.criterion.views.first(where: { $0.order != .zeroth }), !recipe.noise.isActive {
+        if let view = term.views.first(where: { $0.order != 0 }), !recipe.noise.isActive {
             findings.error("term '\(term.name)' compares \(view), a Taylor term in the weight noise u, but noise is off "
                            + "(noise.enabled false or sigma 0): it would be identically zero", at: "\(path).on")
         }
-        if case .mse(let a, let b) = term.criterion, let b, a == b {
-            findings.warning("term '\(term.name)' compares \(a) with itself: it is always zero", at: "\(path).on")
+        if term.criterion == .squaredError, term.views.count == 2, term.views[0] == term.views[1] {
+            findings.warning("term '\(term.name)' compares \(term.views[0]) with itself: it is always zero", at: "\(path).on")
         }
-        if case .softLabelT1(let options) = term.criterion, let mixing = options.mixing, !(0...1).contains(mixing) {
+        if case .softLabelT1(let mixing?) = term.criterion, !(0...1).contains(mixing) {
             findings.error("'mixing' must be in [0, 1]", at: "\(path).mixing")
         }
-        if case .softLabelT2(let options) = term.criterion, let mixing = options.mixing, !(0...1).contains(mixing) {
+        if case .softLabelT2(let mixing?, _) = term.criterion, !(0...1).contains(mixing) {
             findings.error("'mixing' must be in [0, 1]", at: "\(path).mixing")
         }
     }
@@ -110,7 +111,7 @@ private func checkLoss(_ recipe: Recipe, _ findings: inout Findings) {
         findings.warning("no loss term looks at the adversarial input: this trains a standard, non-robust model", at: "loss.terms")
     }
     let noise = recipe.noise
-    if noise.isActive, loss.maxOrder == .zeroth, !noise.attackSeesNoise, !noise.atEval {
+    if noise.isActive, loss.maxOrder == 0, !noise.attackSeesNoise, !noise.atEval {
         findings.warning("noise is enabled but nothing uses it (no J/H views, attack_sees_noise false)", at: "noise")
     }
 }
@@ -145,10 +146,11 @@ private func checkTraining(_ recipe: Recipe, _ findings: inout Findings) {
     }
     let model = recipe.model
     if let classes = model.classes, classes < 2 { findings.error("a classifier needs ≥ 2 classes", at: "model.classes") }
-    if model.name == .wideResNet, let depth = model.depth, depth < 10 || (depth - 4) % 6 != 0 {
-        findings.error("a WideResNet's depth is 6n+4 (28, 34, 40…), not \(depth)", at: "model.depth")
+    // The zoo's own check of its options (wide-resnet's 6n+4 depth, widths ≥ 1), at the option's key.
+    if let problem = ModelZoo.optionProblem(name: model.name, options: model.options) {
+        let option = if case .invalidOption(_, let option, _, _) = problem { option } else { "name" }
+        findings.error(problem.description, at: "model.\(option)")
     }
-    if let width = model.width, width < 1 { findings.error("'width' must be ≥ 1", at: "model.width") }
     let data = recipe.data
     if data.val < 0 { findings.error("'val' must be ≥ 0", at: "data.val") }
     if data.augment.cropPadding < 0 { findings.error("'crop_padding' must be ≥ 0", at: "data.augment.crop_padding") }

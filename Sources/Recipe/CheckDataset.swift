@@ -44,9 +44,9 @@ func checkDataset(_ recipe: Recipe, options: CheckOptions, _ findings: inout Fin
         findings.error("model.classes is \(modelClasses) but the dataset at '\(path)' has \(classes) classes", at: "model.classes")
     }
     guard let channels = integer("channels"), let height = integer("height"), let width = integer("width") else { return }
-    let cifarModels: [ModelName] = [.preactResNet18, .wideResNet, .vgg16, .mobileNetV2]
+    let cifarModels = ["preact-resnet18", "wide-resnet", "vgg16", "mobilenet-v2"]
     if cifarModels.contains(recipe.model.name), (channels, height, width) != (3, 32, 32) {
-        findings.warning("\(recipe.model.name.rawValue) is the CIFAR variant (3×32×32 inputs); the dataset is "
+        findings.warning("\(recipe.model.name) is the CIFAR variant (3×32×32 inputs); the dataset is "
                          + "\(channels)×\(height)×\(width)", at: "model.name")
     }
 }

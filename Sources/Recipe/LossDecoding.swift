@@ -1,3 +1,5 @@
+import Objectives
+
 /// Reading `loss:` — named parameters first, then terms whose weights may use them.
 extension LossSpec {
     static let keys = ["params", "terms"]
@@ -27,10 +29,10 @@ extension LossSpec {
         guard !items.isEmpty else {
             throw RecipeError("'loss.terms' is empty: a loss needs at least one term", at: termsNode.location)
         }
-        var terms: [LossTerm] = []
+        var terms: [WeightedTerm] = []
         let names = params.keys.sorted()
         for (index, item) in items.enumerated() {
-            var term = try LossTerm(from: item, path: "loss.terms.\(index)", parameters: names)
+            var term = try WeightedTerm(from: item, path: "loss.terms.\(index)", parameters: names)
             let explicitName = item.entry("name")
             if terms.contains(where: { $0.name == term.name }) {
                 if let explicitName {
@@ -38,7 +40,7 @@ extension LossSpec {
                 }
                 var suffix = 2
                 while terms.contains(where: { $0.name == "\(term.name)#\(suffix)" }) { suffix += 1 }
-                term.name = "\(term.name)#\(suffix)"
+                term.term.name = "\(term.name)#\(suffix)"
             }
             terms.append(term)
         }
@@ -46,42 +48,43 @@ extension LossSpec {
     }
 }
 
-extension LossTerm {
+extension WeightedTerm {
     init(from node: YAMLNode, path: String, parameters: [String]) throws {
         let reader = try MappingReader(node, path: path, known: LossSpec.termKeys)
         guard let kindNode = reader.child("kind") else {
             throw RecipeError("missing key 'kind' in '\(path)' (one of: "
-                              + Criterion.Kind.allCases.map(\.rawValue).joined(separator: ", ") + ")", at: node.location)
+                              + CriterionKind.allCases.map(\.rawValue).joined(separator: ", ") + ")", at: node.location)
         }
-        let kind: Criterion.Kind = try readChoice(kindNode, path: "\(path).kind")
+        let kind: CriterionKind = try readChoice(kindNode, path: "\(path).kind")
         for entry in reader.entries where LossSpec.termKeys.dropFirst(4).contains(entry.key) && !kind.optionKeys.contains(entry.key) {
             throw RecipeError("'\(entry.key)' does not apply to a '\(kind.rawValue)' term", at: entry.keyLocation)
         }
-        let views = try LossTerm.readViews(reader, kind: kind, path: path, termLocation: node.location)
+        var views = try WeightedTerm.readViews(reader, kind: kind, path: path, termLocation: node.location)
         let criterion: Criterion
         switch kind {
-        case .ce: criterion = .crossEntropy(views[0])
-        case .kl: criterion = .kl(views[0], views[1])
-        case .symmetricKL: criterion = .symmetricKL(views[0], views[1])
-        case .mse: criterion = .mse(views[0], views.count > 1 ? views[1] : nil)
-        case .cw: criterion = .cw(views[0], kappa: try reader.double("kappa", default: 0))
+        case .ce: criterion = .crossEntropy
+        case .kl: criterion = .kl
+        case .symmetricKL: criterion = .symmetricKL
+        case .mse: criterion = .squaredError
+        case .cw: criterion = .carliniWagner(kappa: try reader.double("kappa", default: 0))
         case .softLabelT1, .softLabelT2:
-            var options = SoftLabelOptions()
+            var mixing: Double?
             if let mixingNode = reader.child("mixing"), !isNull(mixingNode) {
-                options.mixing = try readDouble(mixingNode, path: "\(path).mixing")
+                mixing = try readDouble(mixingNode, path: "\(path).mixing")
             }
-            options.repeatAdvMinusNat = try reader.bool("repeat_adv_minus_nat", default: true)
-            criterion = kind == .softLabelT1 ? .softLabelT1(options) : .softLabelT2(options)
+            criterion = kind == .softLabelT1 ? .softLabelT1(mixing: mixing)
+                : .softLabelT2(mixing: mixing, repeatAdvMinusNat: try reader.bool("repeat_adv_minus_nat", default: true))
+            views = softLabelViews
         }
         var weight = WeightExpression.number(1)
         if let weightNode = reader.child("weight") {
-            weight = try LossTerm.readWeight(weightNode, path: "\(path).weight", parameters: parameters)
+            weight = try WeightedTerm.readWeight(weightNode, path: "\(path).weight", parameters: parameters)
         }
-        let name = try reader.string("name", default: LossTerm.derivedName(for: criterion))
-        self.init(name: name, criterion: criterion, weight: weight)
+        let name = try reader.string("name", default: WeightedTerm.derivedName(criterion: criterion, views: views))
+        self.init(LossTerm(name: name, criterion: criterion, views: views, weight: 1), weight: weight)
     }
 
-    private static func readViews(_ reader: MappingReader, kind: Criterion.Kind, path: String,
+    private static func readViews(_ reader: MappingReader, kind: CriterionKind, path: String,
                                   termLocation: SourceLocation) throws -> [View] {
         guard let onNode = reader.child("on") else {
             if kind.arity.lowerBound == 0 { return [] }
@@ -129,4 +132,41 @@ extension LossTerm {
 func isIdentifier(_ text: String) -> Bool {
     guard let first = text.first, first.isLetter || first == "_" else { return false }
     return text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+}
+
+/// What the recipe's `kind:` asks of a term's other keys.
+extension CriterionKind {
+    /// How many views `on` must list (the soft-label terms take theirs implicitly).
+    var arity: ClosedRange<Int> {
+        switch self {
+        case .ce, .cw: return 1...1
+        case .kl, .symmetricKL: return 2...2
+        case .mse: return 1...2
+        case .softLabelT1, .softLabelT2: return 0...0
+        }
+    }
+
+    /// Term keys besides name/kind/on/weight that this kind accepts.
+    var optionKeys: [String] {
+        switch self {
+        case .cw: return ["kappa"]
+        case .softLabelT1: return ["mixing"]
+        case .softLabelT2: return ["mixing", "repeat_adv_minus_nat"]
+        default: return []
+        }
+    }
+}
+
+/// `clean`, `J(adversarial)`, `H(clean)`: the views' spellings (`View.description`) read back.
+extension View {
+    static let allSpellings: [String] = (0...2).flatMap { order in
+        InputKind.allCases.map { View($0, order: order).description }
+    }
+
+    init?(spelling: String) {
+        let text = spelling.filter { $0 != " " }
+        guard let view = (0...2).lazy.flatMap({ order in InputKind.allCases.map { View($0, order: order) } })
+            .first(where: { $0.description == text }) else { return nil }
+        self = view
+    }
 }

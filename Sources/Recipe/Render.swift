@@ -1,3 +1,4 @@
+import Objectives
 import Attacks
 import Foundation
 
@@ -19,11 +20,10 @@ public func renderYAML(_ recipe: Recipe) -> String {
     out.line("drop_last", "\(data.dropLast)", indent: 1)
 
     out.section("model")
-    out.line("name", recipe.model.name.rawValue, indent: 1)
+    out.line("name", recipe.model.name, indent: 1)
     if let classes = recipe.model.classes { out.line("classes", "\(classes)", indent: 1) }
     else { out.comment("classes: from the dataset's manifest.json", indent: 1) }
-    if let depth = recipe.model.depth { out.line("depth", "\(depth)", indent: 1) }
-    if let width = recipe.model.width { out.line("width", "\(width)", indent: 1) }
+    for (option, value) in recipe.model.options.sorted(by: { $0.key < $1.key }) { out.line(option, "\(value)", indent: 1) }
 
     out.section("threat")
     let threat = recipe.threat
@@ -92,20 +92,22 @@ private func renderLoss(_ loss: LossSpec, into out: inout YAMLWriter) {
     for term in loss.terms {
         out.item("name", quote(term.name), indent: 2)
         out.line("kind", term.criterion.kind.rawValue, indent: 3)
-        let views = term.criterion.views.map { quote($0.description, flow: true) }
-        if views.count == 1 { out.line("on", quote(term.criterion.views[0].description), indent: 3) }
+        // The soft-label terms' views are implied by their kind: `on` is refused for them.
+        let written = term.criterion.needsClassifierInputs ? [] : term.views
+        let views = written.map { quote($0.description, flow: true) }
+        if views.count == 1 { out.line("on", quote(written[0].description), indent: 3) }
         else if views.count > 1 { out.line("on", "[" + views.joined(separator: ", ") + "]", indent: 3) }
         let weightText = term.weight.description
         let value = formatNumber(loss.weight(of: term))
         out.line("weight", quote(weightText), indent: 3, comment: weightText == value ? nil : "= \(value)")
         switch term.criterion {
-        case .cw(_, let kappa):
+        case .carliniWagner(let kappa):
             out.line("kappa", formatNumber(kappa), indent: 3)
-        case .softLabelT1(let options), .softLabelT2(let options):
-            if let mixing = options.mixing { out.line("mixing", formatNumber(mixing), indent: 3) }
+        case .softLabelT1(let mixing), .softLabelT2(let mixing, _):
+            if let mixing { out.line("mixing", formatNumber(mixing), indent: 3) }
             else { out.comment("mixing: 0.8 for up to 10 classes, 0.98 above (the authors' code)", indent: 3) }
-            if case .softLabelT2 = term.criterion {
-                out.line("repeat_adv_minus_nat", "\(options.repeatAdvMinusNat)", indent: 3)
+            if case .softLabelT2(_, let repeatAdvMinusNat) = term.criterion {
+                out.line("repeat_adv_minus_nat", "\(repeatAdvMinusNat)", indent: 3)
             }
         default:
             break

@@ -1,3 +1,5 @@
+import Models
+
 /// What is trained on: a dataset folder of shards (see the Shards module) and how it is split and augmented.
 public struct DataSpec: Equatable, Sendable {
     /// A short name for logs and run folders; defaults to the folder's last component.
@@ -61,55 +63,46 @@ public struct DataSpec: Equatable, Sendable {
     }
 }
 
-/// The architectures the Models module builds (docs/method.md §3).
-public enum ModelName: String, CaseIterable, Sendable {
-    case smallCNN = "small-cnn"
-    case preactResNet18 = "preact-resnet18"
-    case wideResNet = "wide-resnet"
-    case vgg16 = "vgg16"
-    case mobileNetV2 = "mobilenet-v2"
-    case mlp = "mlp"
-    case lenet = "lenet"
-
-    /// Models with a depth/width knob, and their defaults: WRN-34-10 as in the paper's
-    /// Table 2; an MLP of 2 hidden layers of 256.
-    var sizeDefaults: (depth: Int, width: Int)? {
-        switch self {
-        case .wideResNet: return (34, 10)
-        case .mlp: return (2, 256)
-        default: return nil
-        }
-    }
-}
-
+/// Which model of the zoo (Sources/Models/Zoo.swift) to train, with the zoo's own options:
+/// the names, option keys and defaults a recipe accepts are the ones `ModelZoo` declares.
 public struct ModelSpec: Equatable, Sendable {
-    public var name: ModelName
+    /// One of `ModelZoo.names`.
+    public var name: String
     /// Output classes; nil = the dataset's `classes` from its manifest.
     public var classes: Int?
-    /// WideResNet: depth (6n+4) and widen factor. MLP: hidden layers and their width. nil for the others.
-    public var depth: Int?
-    public var width: Int?
+    /// Every option the model takes (`ModelZoo.defaultOptions(name:)`: wide-resnet's depth and
+    /// width, mlp's hidden), the zoo's defaults overlaid with the recipe's values.
+    public var options: [String: Int]
 
-    public init(name: ModelName = .preactResNet18, classes: Int? = nil) {
+    public init(name: String = "preact-resnet18", classes: Int? = nil) {
+        precondition(ModelZoo.names.contains(name), "unknown model '\(name)'; known models: \(ModelZoo.names)")
         self.name = name
         self.classes = classes
-        self.depth = name.sizeDefaults?.depth
-        self.width = name.sizeDefaults?.width
+        self.options = ModelZoo.defaultOptions(name: name) ?? [:]
     }
 
-    static let keys = ["name", "classes", "depth", "width"]
-
     init(from node: YAMLNode) throws {
-        let reader = try MappingReader(node, path: "model", known: ModelSpec.keys)
-        self.init(name: try reader.choice("name", default: ModelName.preactResNet18),
-                  classes: try reader.optionalInt("classes"))
-        for key in ["depth", "width"] where reader.has(key) && name.sizeDefaults == nil {
-            throw RecipeError("'model.\(key)' applies only to wide-resnet and mlp, not \(name.rawValue)",
-                              at: reader.child(key)!.location)
+        // The model's option keys are known only once its name is: read the name first.
+        let nameNode = node.entries?.first { $0.key == "name" }?.value
+        let name = try nameNode.map { try ModelSpec.readName($0) } ?? "preact-resnet18"
+        let optionKeys = (ModelZoo.defaultOptions(name: name) ?? [:]).keys.sorted()
+        let known = ["name", "classes"] + optionKeys
+        for entry in node.entries ?? [] where !known.contains(entry.key) {
+            throw RecipeError(ModelError.unknownOption(model: name, option: entry.key, known: optionKeys).description
+                              + (nearest(to: entry.key, among: known).map { " — did you mean '\($0)'?" } ?? ""),
+                              at: entry.keyLocation)
         }
-        if let defaults = name.sizeDefaults {
-            depth = try reader.int("depth", default: defaults.depth)
-            width = try reader.int("width", default: defaults.width)
+        let reader = try MappingReader(node, path: "model", known: known)
+        self.init(name: name, classes: try reader.optionalInt("classes"))
+        for key in optionKeys { options[key] = try reader.int(key, default: options[key]!) }
+    }
+
+    private static func readName(_ node: YAMLNode) throws -> String {
+        let text = try scalarText(node, path: "model.name", expected: "a word")
+        guard ModelZoo.names.contains(text) else {
+            throw RecipeError("unknown value '\(text)' for 'model.name'\(didYouMean(text, among: ModelZoo.names))",
+                              at: node.location)
         }
+        return text
     }
 }

@@ -17,44 +17,13 @@ public func makeModel(_ recipe: Recipe, channels: Int, height: Int, width: Int, 
     if let declared = recipe.model.classes, declared != classes {
         throw TrainingError("\(recipe.locations.location(of: "model.classes")): model.classes is \(declared) but the dataset has \(classes) classes")
     }
-    var options = [String: Int]()
-    if let d = recipe.model.depth { options["depth"] = d }
-    if let w = recipe.model.width { options["width"] = w }
     do {
-        return try ModelZoo.make(name: recipe.model.name.rawValue, options: options, classes: classes,
+        return try ModelZoo.make(name: recipe.model.name, options: recipe.model.options, classes: classes,
                                  inputShape: [channels, height, width])
     } catch {
-        throw TrainingError("\(recipe.locations.location(of: "model.name")): \(error)")
-    }
-}
-
-func engineView(_ v: Recipe::View) -> Objectives::View {
-    Objectives::View(v.input == .clean ? .clean : .adversarial, order: v.order.rawValue)
-}
-
-/// The passes the authors' soft-label terms compare: clean and adversarial logits (order 0).
-let softLabelViews = [Objectives::View(.clean), Objectives::View(.adversarial)]
-
-/// The recipe's loss terms with their weights evaluated (after `--set` overrides).
-public func lossTerms(_ recipe: Recipe) throws -> [Objectives::LossTerm] {
-    recipe.loss.terms.map { term in
-        let weight = recipe.loss.weight(of: term)
-        let criterion: Objectives::Criterion
-        let views: [Objectives::View]
-        switch term.criterion {
-        case .crossEntropy(let v): (criterion, views) = (.crossEntropy, [engineView(v)])
-        case .kl(let p, let q): (criterion, views) = (.kl, [engineView(p), engineView(q)])
-        case .symmetricKL(let p, let q): (criterion, views) = (.symmetricKL, [engineView(p), engineView(q)])
-        case .mse(let a, let b): (criterion, views) = (.squaredError, [engineView(a)] + (b.map { [engineView($0)] } ?? []))
-        case .cw(let v, let kappa): (criterion, views) = (.carliniWagner(kappa: kappa), [engineView(v)])
-        case .softLabelT1(let options):
-            // A mixing left out is resolved from the label width when the graph is built.
-            (criterion, views) = (.softLabelT1(mixing: options.mixing), softLabelViews)
-        case .softLabelT2(let options):
-            (criterion, views) = (.softLabelT2(mixing: options.mixing, repeatAdvMinusNat: options.repeatAdvMinusNat),
-                                  softLabelViews)
-        }
-        return Objectives::LossTerm(name: term.name, criterion: criterion, views: views, weight: weight)
+        // A value the zoo refuses is reported at its own key (`model.depth`), the rest at the name.
+        let key = if case ModelError.invalidOption(_, let option, _, _) = error { "model.\(option)" } else { "model.name" }
+        throw TrainingError("\(recipe.locations.location(of: key)): \(error)")
     }
 }
 

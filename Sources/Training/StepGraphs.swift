@@ -19,7 +19,7 @@ public struct StepGraphs {
     public var noisy: [ParameterInfo]
 
     public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int) throws {
-        let terms = try lossTerms(recipe)
+        let terms = recipe.loss.evaluatedTerms
         let selected: (String) -> Bool = { name in recipe.noise.params.contains { globMatches($0, name) } }
         training = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: terms,
                                       noiseParameters: selected)

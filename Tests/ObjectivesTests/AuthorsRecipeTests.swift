@@ -19,7 +19,7 @@ private func authorsRecipe(_ overrides: [String] = []) throws -> Recipe {
 @Test("authors-approx.yaml maps to soft-label terms and compiles into a training graph for its model")
 func authorsRecipeBuildsTrainingGraph() throws {
     let recipe = try authorsRecipe()
-    let terms = try lossTerms(recipe)
+    let terms = recipe.loss.evaluatedTerms
     #expect(terms.map(\.name) == ["natural", "robust", "t1", "t2"])
     #expect(terms[2].criterion == .softLabelT1(mixing: nil))
     #expect(terms[3].criterion == .softLabelT2(mixing: nil, repeatAdvMinusNat: true))
@@ -35,7 +35,7 @@ func authorsRecipeBuildsTrainingGraph() throws {
 /// The recipe's loss graph on a small CNN at [4, 3, 8, 8] with a random feed.
 private func smallAuthorsLoss() throws -> (terms: [Objectives::LossTerm], training: TrainingGraph, feed: [String: DTensor]) {
     let recipe = try authorsRecipe(["model.name=small-cnn"])
-    let terms = try lossTerms(recipe)
+    let terms = recipe.loss.evaluatedTerms
     let shape = [4, 3, 8, 8]
     let model = try makeModel(recipe, channels: 3, height: 8, width: 8, classes: 10)
     let training = buildTrainingGraph(model: model, inputShape: shape, classes: 10, terms: terms)
@@ -63,9 +63,9 @@ func authorsRecipeEvaluates() throws {
     #expect(values[training.layout.gradients].allSatisfy { $0.data.allSatisfy(\.isFinite) })
 }
 
-@Test("the engine's default mixing agrees with the recipe's", arguments: [2, 10, 11, 100])
-func defaultMixingAgrees(classes: Int) {
-    #expect(authorsMixing(classes: classes) == SoftLabelOptions().mixing(classes: classes))
+@Test("a mixing left out is the authors' cc: 0.8 up to 10 classes, 0.98 above", arguments: [(2, 0.8), (10, 0.8), (11, 0.98), (100, 0.98)])
+func defaultMixingFollowsClassCount(classes: Int, mixing: Double) {
+    #expect(authorsMixing(classes: classes) == mixing)
 }
 
 @Test("the Float32 executor agrees with the reference on the recipe's soft-label loss")

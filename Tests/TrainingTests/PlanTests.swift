@@ -18,7 +18,7 @@ func everyRecipePlans(_ file: String) throws {
     #expect(graphs.training.terms.count == recipe.loss.terms.count)
     #expect((graphs.attack != nil) == recipe.loss.usesAdversarialInput)
     #expect((graphs.proxy != nil) == recipe.awp.enabled)
-    if recipe.model.name == .preactResNet18 && data.classes == 10 {
+    if recipe.model.name == "preact-resnet18" && data.classes == 10 {
         #expect(graphs.training.parameters.reduce(0) { $0 + $1.count } == 11_172_170)
     }
 }

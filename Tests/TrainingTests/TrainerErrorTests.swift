@@ -97,3 +97,19 @@ func validationCarveOut() throws {
     #expect(try train.carving(300, as: "val", seed: 4).carved.labels == carved.labels)
     #expect(try train.carving(300, as: "val", seed: 5).carved.pixels != carved.pixels)
 }
+
+@Test("the zoo's mlp with its hidden width trains from a recipe")
+func mlpWithHiddenWidthTrains() throws {
+    let out = temporaryFolder("mlp")
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let recipe = try quickstart(["model.name=mlp", "model.hidden=64"], output: out)
+    #expect(check(recipe, options: CheckOptions(inspectDataset: false)).filter { $0.severity == .error }.isEmpty)
+    let trainer = try Trainer(recipe: recipe, resume: false) { _ in }
+    try trainer.run(maxSteps: 1)
+    #expect(trainer.state.step == 1)
+    // 784 inputs → 64 hidden: the recipe's width reached the built model.
+    #expect(trainer.state.parameters.values.contains { $0.count == 784 * 64 })
+    // A width the zoo refuses stops the run at its key (`rat train` without `rat check`).
+    let narrow = errorText { _ = try Trainer(recipe: try quickstart(["model.name=mlp", "model.hidden=0"], output: out)) { _ in } }
+    #expect(narrow == "--set:6:14: model 'mlp': option hidden = 0 is invalid: the hidden width must be at least 1", "\(narrow ?? "no error")")
+}

@@ -5,11 +5,18 @@
 import PackageDescription
 
 /// Release builds are the only ones that matter for numeric loops (debug is 5–36× slower).
-/// -Ounchecked halves index-heavy loops; LIBMVEC vectorizes exp/log/sqrt.
+/// Release is `-O`, which keeps `precondition`s (shape checks, planner/kernel agreement).
+/// LIBMVEC lets LLVM vectorize exp/log/sqrt in elementwise loops.
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-Xcc", "-fno-math-errno", "-Xllvm", "-vector-library=LIBMVEC"],
+    .unsafeFlags(["-Xcc", "-fno-math-errno", "-Xllvm", "-vector-library=LIBMVEC"],
                  .when(configuration: .release)),
 ]
+
+/// Only the kernels, whose index-heavy loops measurably pay for it (docs/performance.md,
+/// 2026-12-01), drop bounds and overflow checks and preconditions with `-Ounchecked`.
+let uncheckedFastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+] + fastMath
 
 let package = Package(
     name: "rat",
@@ -36,7 +43,7 @@ let package = Package(
         // The kernels use AVX2/FMA (the direct convolution's SIMD8 multiply-adds); the
         // OpenBLAS kernels `rat` selects (Haswell) need the same CPU.
         .target(name: "Kernels", dependencies: ["COpenBLAS"],
-                swiftSettings: fastMath + [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))],
+                swiftSettings: uncheckedFastMath + [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))],
                 linkerSettings: [.linkedLibrary("mvec")]),
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 

@@ -23,9 +23,10 @@ extension ConvShape {
             && directWorkers >= min(workerCount, 2)
     }
 
-    /// Workers of the direct forward and input gradient: one per core, as many as the
-    /// im2col scratch holds padded images for (on a many-core machine fewer than the cores,
-    /// rather than falling back to im2col; at least two, as with two cores, or no direct kernels).
+    /// Workers of the direct forward and input gradient: one per core, but no more than the
+    /// im2col scratch holds padded images for (so a many-core machine runs them on fewer
+    /// workers rather than falling back to im2col). They run only with min(cores, 2) or more,
+    /// the rule of the two-worker build this replaces.
     var directWorkers: Int { min(workerCount, max(0, scratchElements - directFilterFloats) / directImageFloats) }
 
     /// The filter of either direction, output channels rounded up to a block of 4.

@@ -41,7 +41,10 @@ public struct TrainState {
 /// whatever ran before, so resumed runs draw what uninterrupted ones drew.
 public func keyedGenerator(seed: UInt64, epoch: Int, batch: Int, purpose: UInt64) -> SplitMix64 {
     var mixer = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ purpose)
-    var g = SplitMix64(seed: mixer.next() ^ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03 ^ UInt64(batch) &* 0x8CB9_2BA7_2F3D_8DD7)
+    // Bit patterns: evaluation keys its attacks by negative epochs (-1 - k), which a checked
+    // UInt64(_:) traps on (-Ounchecked used to let them through as these same bits).
+    let (e, b) = (UInt64(bitPattern: Int64(epoch)), UInt64(bitPattern: Int64(batch)))
+    var g = SplitMix64(seed: mixer.next() ^ e &* 0xD1B5_4A32_D192_ED03 ^ b &* 0x8CB9_2BA7_2F3D_8DD7)
     _ = g.next()
     return g
 }

@@ -5,11 +5,27 @@
 import PackageDescription
 
 /// Release builds are the only ones that matter for numeric loops (debug is 5–36× slower).
-/// -Ounchecked halves index-heavy loops; LIBMVEC vectorizes exp/log/sqrt.
+/// Release is `-O`, which keeps `precondition`s (shape checks, planner/kernel agreement).
+/// LIBMVEC lets LLVM vectorize exp/log/sqrt in elementwise loops: glibc's libmvec, which
+/// x86_64 has (Debian 12's glibc has none for arm64, so there it is left out).
+#if arch(x86_64)
+let vectorMathFlags = ["-Xllvm", "-vector-library=LIBMVEC"]
+let vectorMathLibraries: [LinkerSetting] = [.linkedLibrary("mvec")]
+#else
+let vectorMathFlags: [String] = []
+let vectorMathLibraries: [LinkerSetting] = []
+#endif
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-Xcc", "-fno-math-errno", "-Xllvm", "-vector-library=LIBMVEC"],
-                 .when(configuration: .release)),
+    .unsafeFlags(["-Xcc", "-fno-math-errno"] + vectorMathFlags, .when(configuration: .release)),
 ]
+
+/// Only the kernels drop bounds and overflow checks and preconditions (`-Ounchecked`): it
+/// halved their index-heavy loops (im2col) when measured; the naive kernels beside them are
+/// the tests' check instead. Every other module keeps them at no measured cost
+/// (docs/performance.md, 2026-12-01).
+let uncheckedFastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+] + fastMath
 
 let package = Package(
     name: "rat",
@@ -32,12 +48,14 @@ let package = Package(
         // Recipe → planner → graph (+ autodiff) → executor → kernels.
         .target(name: "Recipe", dependencies: ["CYAML", "Attacks", "Objectives", "Models"]),
         .target(name: "Graph", swiftSettings: fastMath),
-        .target(name: "Planner", dependencies: ["Graph"], swiftSettings: fastMath),
-        // The kernels use AVX2/FMA (the direct convolution's SIMD8 multiply-adds); the
-        // OpenBLAS kernels `rat` selects (Haswell) need the same CPU.
-        .target(name: "Kernels", dependencies: ["COpenBLAS"],
-                swiftSettings: fastMath + [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))],
-                linkerSettings: [.linkedLibrary("mvec")]),
+        .target(name: "Planner", dependencies: ["Graph", "CMachine"], swiftSettings: fastMath),
+        // No -target-cpu: the binary runs on any CPU of its architecture. The worker count and
+        // the CPU's features are read at run time (CMachine); the direct convolution's inner
+        // loops are C built twice, for AVX2 + FMA and portably, chosen at run time.
+        .target(name: "CMachine", path: "Sources/System/CMachine"),
+        .target(name: "CDirectKernels", path: "Sources/System/CDirectKernels"),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CMachine", "CDirectKernels"],
+                swiftSettings: uncheckedFastMath, linkerSettings: vectorMathLibraries),
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 
         // Data → shards → loader.

@@ -23,12 +23,14 @@ func convolutionMergeGroups(_ nodes: [Node], excluding: [Bool]) -> [Int: [Int]] 
     var groups = [Int: [Int]]()
     for (i, node) in nodes.enumerated() where !excluding[i] {
         let key: MergeKey
-        let w = nodes[node.inputs.count > 1 ? node.inputs[1] : 0].shape
-        let rest = [node.shape[0]] + node.shape.dropFirst(2)
+        // Only convolutions have a filter operand and a 4-d output (reading them for every
+        // node read past the end of scalar shapes, unnoticed under -Ounchecked).
         switch node.op {
         case .conv2d(let c) where c.groups == 1:
+            let (w, rest) = (nodes[node.inputs[1]].shape, [node.shape[0]] + node.shape.dropFirst(2))
             key = MergeKey(op: node.op, shared: node.inputs[0], filterRest: Array(w.dropFirst()), outputRest: rest)
         case .conv2dInputGrad(let c) where c.groups == 1:
+            let (w, rest) = (nodes[node.inputs[1]].shape, [node.shape[0]] + node.shape.dropFirst(2))
             key = MergeKey(op: node.op, shared: node.inputs[0], filterRest: [w[0]] + w.dropFirst(2), outputRest: rest)
         default:
             continue

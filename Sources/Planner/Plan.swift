@@ -1,3 +1,4 @@
+import CMachine
 import Graph
 
 /// A graph compiled for the executor: a flat schedule of steps over buffers at fixed
@@ -76,9 +77,10 @@ public enum FusedSource: Hashable, Sendable {
 }
 
 /// Floats per fused-kernel register (a chunk plus padding) and the number of workers, as in `Kernels`; the
-/// executor checks that they agree.
+/// executor checks that they agree. The worker count is the process's (RAT_WORKERS, else the
+/// CPUs it may run on), read by the same C function as `Kernels.workerCount`.
 public let fusedRegisterStride = 528
-public let fusedWorkers = 2
+public let fusedWorkers = Int(rat_worker_count())
 
 /// Compiles a graph: simplification (CSE, folding, DCE), elementwise fusion, convolution
 /// groups (sums of convolutions over shared operands, `ConvolutionGroups.swift`), merging of

@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CommandsTests", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "Commands", "Recipe", "Training", "Checkpoints", "Shards", "Data",
+            "Commands", "Evaluation", "Recipe", "Training", "Checkpoints", "Shards", "Data",
         ]),
     ]
 )

@@ -4,6 +4,8 @@ import Foundation
 import Recipe
 import Training
 
+extension CheckpointChoice: ExpressibleByArgument {}
+
 struct Eval: ParsableCommand, BLASSettingsCommand {
     /// The same OpenBLAS kernels and thread behaviour as `rat bench` measures.
     var blasCoretype: String { "Haswell" }
@@ -36,6 +38,10 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
     @Flag(help: "Also run the expensive gradient-masking checks (unbounded-ε PGD, PGD with twice the steps).")
     var flags = false
 
+    @Option(help: ArgumentHelp("With a run folder: evaluate its best (validation-selected), last, or all kept checkpoints "
+                               + "(eval.keep_every) and report the best ever reached, marked as selected on the evaluated split."))
+    var checkpoints: CheckpointChoice?
+
     @Flag(help: "Print only the JSON result.")
     var json = false
 
@@ -59,6 +65,10 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
         let source = interruptSource { stop.request() }
         defer { source.cancel() }
         let progress = ProgressLine()
+        if let checkpoints {
+            try compare(checkpoints, folder: folder, recipe: loaded, options: options, stop: stop, progress: progress)
+            return
+        }
         do {
             let report = try evaluate(recipe: loaded, checkpoint: checkpoint, options: options, stop: stop,
                                       log: { json ? () : progress.show($0) })
@@ -70,6 +80,31 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
                 if let stored = report.storedAt { print("stored: \(stored)") }
             }
             if json { print(report.json) }
+        } catch let interrupted as EvaluationInterrupted {
+            progress.finish()
+            printError("\(interrupted)")
+            throw ExitCode(130)
+        } catch {
+            progress.finish()
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func compare(_ choice: CheckpointChoice, folder: String, recipe: Recipe, options: EvaluationOptions, stop: StopFlag,
+                 progress: ProgressLine) throws {
+        do {
+            let comparison = try compareCheckpoints(try runCheckpoints(folder, choice), recipe: recipe, options: options,
+                                                    stop: stop, log: { json ? () : progress.show($0) })
+            progress.finish()
+            if json {
+                print("[" + comparison.reports.map(\.report.json).joined(separator: ",\n") + "]")
+            } else {
+                print(comparison.markdown)
+                for (label, report) in comparison.reports {
+                    for flag in report.flags { printError("warning: \(label): \(flag.name): \(flag.message)") }
+                }
+            }
         } catch let interrupted as EvaluationInterrupted {
             progress.finish()
             printError("\(interrupted)")

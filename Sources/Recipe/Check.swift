@@ -184,6 +184,7 @@ private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {
     }
     if eval.every < 1 { findings.error("'every' must be ≥ 1", at: "eval.every") }
     if eval.eot < 1 { findings.error("'eot' must be ≥ 1", at: "eval.eot") }
+    if eval.keepEvery < 0 { findings.error("'keep_every' must be ≥ 0 (0 keeps no epoch checkpoints)", at: "eval.keep_every") }
     if let examples = eval.examples {
         if examples < 1 { findings.error("'examples' must be ≥ 1", at: "eval.examples") }
         else { findings.warning("evaluation uses only the first \(examples) images; say so when reporting", at: "eval.examples") }

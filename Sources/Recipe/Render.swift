@@ -131,6 +131,7 @@ private func renderEval(_ eval: EvalSpec, into out: inout YAMLWriter) {
     if let examples = eval.examples { out.line("examples", "\(examples)", indent: 1) }
     else { out.comment("examples: all of the split", indent: 1) }
     out.line("eot", "\(eval.eot)", indent: 1)
+    out.line("keep_every", "\(eval.keepEvery)", indent: 1, comment: eval.keepEvery == 0 ? "no epoch checkpoints kept" : nil)
 }
 
 /// Line-oriented YAML output; two spaces per level, `- ` items at their parent's level + 1.

@@ -90,6 +90,9 @@ public struct EvalSpec: Equatable, Sendable {
     public var examples: Int?
     /// Expectation over transformation: gradient samples averaged per attack step (for randomized models).
     public var eot: Int
+    /// Keep every k-th epoch's weights as `epoch-<n>.safetensors` (0: none), so that
+    /// `rat eval --checkpoints all` can report the best ever reached, as the paper does.
+    public var keepEvery: Int
 
     /// Which checkpoint is reported: the best on `metric` (`clean` or an attack name) on `split`.
     public struct Selection: Equatable, Sendable {
@@ -105,9 +108,10 @@ public struct EvalSpec: Equatable, Sendable {
         select = Selection()
         examples = nil
         eot = 1
+        keepEvery = 0
     }
 
-    static let keys = ["attacks", "split", "every", "select", "examples", "eot"]
+    static let keys = ["attacks", "split", "every", "select", "examples", "eot", "keep_every"]
 
     init(from node: YAMLNode, threat: ThreatSpec) throws {
         let reader = try MappingReader(node, path: "eval", known: EvalSpec.keys)
@@ -141,5 +145,6 @@ public struct EvalSpec: Equatable, Sendable {
         }
         examples = try reader.optionalInt("examples")
         eot = try reader.int("eot", default: eot)
+        keepEvery = try reader.int("keep_every", default: keepEvery)
     }
 }

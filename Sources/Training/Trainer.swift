@@ -107,7 +107,9 @@ public final class Trainer {
         } else {
             try renderYAML(recipe).write(toFile: recipePath, atomically: true, encoding: .utf8)
             _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
-            try? FileManager.default.removeItem(atPath: bestPath)
+            for stale in [bestPath, optimizerStatePath(forWeights: bestPath)] + keptEpochPaths() {
+                try? FileManager.default.removeItem(atPath: stale)
+            }
         }
     }
 
@@ -149,6 +151,13 @@ public final class Trainer {
 
     public var lastPath: String { runDirectory + "/last.safetensors" }
     public var bestPath: String { runDirectory + "/best.safetensors" }
+    /// The weights after `epoch` epochs, kept when `eval.keep_every` divides it.
+    public func keptEpochPath(_ epoch: Int) -> String { runDirectory + "/epoch-\(epoch).safetensors" }
+
+    func keptEpochPaths() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory)) ?? []
+        return names.filter { $0.hasPrefix("epoch-") && $0.hasSuffix(".safetensors") }.map { runDirectory + "/" + $0 }
+    }
     var metricsPath: String { runDirectory + "/metrics.jsonl" }
     var recipePath: String { runDirectory + "/recipe.yaml" }
 
@@ -206,13 +215,18 @@ public final class Trainer {
                     var best = state
                     best.epoch += 1
                     best.batch = 0
-                    try saveCheckpoint(best, to: bestPath, metadata: ["selected_by": "\(recipe.eval.select.metric) on \(validation.name)"])
+                    // Best is for evaluation only: its momentum would never be read.
+                    try saveCheckpoint(best, to: bestPath, metadata: ["selected_by": "\(recipe.eval.select.metric) on \(validation.name)"],
+                                       withOptimizerState: false)
                 }
                 log("epoch \(state.epoch + 1): " + accuracy.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f%%", $0.key, 100 * $0.value) }.joined(separator: "  "))
             }
             state.epoch += 1
             state.batch = 0
             try saveCheckpoint(state, to: lastPath)
+            if recipe.eval.keepEvery > 0, state.epoch % recipe.eval.keepEvery == 0 {
+                try saveCheckpoint(state, to: keptEpochPath(state.epoch), withOptimizerState: false)
+            }
             let line = try JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys])
             if let handle = FileHandle(forWritingAtPath: metricsPath) {
                 handle.seekToEndOfFile()

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Testing
 
@@ -50,4 +51,25 @@ func trainThenEvaluate() throws {
     #expect(rat(["eval", output, "--split", "test", "--json"]) == 0)
     #expect(rat(["eval", output, "--set", "eval.examples=-3"]) == 1)
     #expect(rat(["eval", folder + "/no-such-run"]) == 1)
+}
+
+@Test("eval.keep_every keeps epoch weights; rat eval --checkpoints all evaluates them beside last and best")
+func keptCheckpointsAreEvaluated() throws {
+    let folder = temporaryFolder("keep")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let data = try tinyDataset(in: folder)
+    let output = folder + "/run"
+    #expect(rat(["train", quickstart] + tinyOverrides(data: data, output: output)
+                 + ["--set", "eval.keep_every=1", "--set", "schedule.epochs=2"]) == 0)
+    #expect(exists(output + "/epoch-1.safetensors") && exists(output + "/epoch-2.safetensors"))
+    #expect(!exists(output + "/epoch-1.optim.safetensors") && !exists(output + "/best.optim.safetensors"))
+    let checkpoints = try runCheckpoints(output, .all).map(\.label)
+    #expect(checkpoints == ["epoch 1", "epoch 2", "last", "best"])
+    #expect(rat(["eval", output, "--checkpoints", "all", "--split", "test", "--set", "eval.attacks=[fgsm]",
+                 "--set", "eval.select.metric=clean"]) == 0)
+    #expect(rat(["eval", output, "--checkpoints", "everything"]) != 0)
+    #expect(rat(["train", quickstart] + tinyOverrides(data: data, output: folder + "/bad") + ["--set", "eval.keep_every=-1"]) == 1)
+    // Starting over removes the kept epochs of the earlier run.
+    #expect(rat(["train", quickstart] + tinyOverrides(data: data, output: output) + ["--overwrite"]) == 0)
+    #expect(!exists(output + "/epoch-2.safetensors"))
 }

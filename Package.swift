@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Recipe", "Objectives", "Models"], resources: [.copy("Recipes")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Graph", "Models", "Objectives", "Recipe", "Training"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner", "Attacks", "Executor"]),
         .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Graph", "Models", "Objectives", "Executor"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CommandsTests", dependencies: [

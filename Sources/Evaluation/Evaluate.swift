@@ -188,8 +188,10 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
     }
     if let stored { try FileManager.default.createDirectory(atPath: (stored as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
 
+    // Time left per component: its batches so far extrapolated (its first batch started when
+    // the previous report, or the evaluation, ended).
     let clock = ContinuousClock()
-    var componentStart = clock.now
+    var (componentStart, lastReport) = (clock.now, clock.now)
     var lastComponent = ""
     try runAttacks(planned, evaluated: evaluated, surrogate: surrogate, images: images, labels: labels, seed: seed,
                    progress: &progress,
@@ -198,10 +200,12 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
                        try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: stored + ".partial.json"), options: .atomic)
                    },
                    report: { attack, component, done, total in
-                       if component != lastComponent { (lastComponent, componentStart) = (component, clock.now) }
-                       let elapsed = Double((clock.now - componentStart).components.seconds)
+                       let key = attack + "/" + component
+                       if key != lastComponent { (lastComponent, componentStart) = (key, lastReport) }
+                       lastReport = clock.now
+                       let elapsed = (lastReport - componentStart) / .seconds(1)
                        let left = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-                       log("\(attack) \(component == attack ? "" : "· \(component) ")\(done)/\(total) points, ~\(Int(left)) s left")
+                       log("\(attack) \(component == attack ? "" : "· \(component) ")\(done)/\(total) points, ~\(Int(left.rounded())) s left")
                    },
                    shouldStop: { stop.requested })
 

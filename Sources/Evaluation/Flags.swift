@@ -13,7 +13,7 @@ public struct MaskingFlag: Codable, Sendable, Equatable {
 
 /// The cheap checks that `aa` always runs, on the first batch of examples: repeated passes
 /// that disagree (a randomized model), and input gradients that are exactly zero.
-func passFlags(_ model: AttackedModel, images: [Float], labels: [Int32], eot: Int) throws -> [MaskingFlag] {
+public func passFlags(_ model: AttackedModel, images: [Float], labels: [Int32], eot: Int) throws -> [MaskingFlag] {
     var flags = [MaskingFlag]()
     let first = try model.logits(images), second = try model.logits(images)
     let changed = zip(first, second).map { abs($0 - $1) }.max() ?? 0

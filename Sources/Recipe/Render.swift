@@ -15,7 +15,7 @@ public func renderYAML(_ recipe: Recipe) -> String {
     out.line("name", quote(data.name), indent: 1)
     out.line("path", quote(data.path), indent: 1)
     out.line("splits", "{train: \(quote(data.splits.train, flow: true)), test: \(quote(data.splits.test, flow: true))}", indent: 1)
-    out.line("val", "\(data.val)", indent: 1, comment: "images carved out of the training split to select on")
+    out.line("val", "\(data.val)", indent: 1, comment: "carved out of train to select on, only when the dataset has no val split of its own")
     out.line("augment", "{crop_padding: \(data.augment.cropPadding), horizontal_flip: \(data.augment.horizontalFlip)}", indent: 1)
     out.line("drop_last", "\(data.dropLast)", indent: 1)
 

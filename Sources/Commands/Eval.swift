@@ -69,7 +69,7 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
             try compare(checkpoints, folder: folder, recipe: loaded, options: options, stop: stop, progress: progress)
             return
         }
-        do {
+        try reportingFailures(progress) {
             let report = try evaluate(recipe: loaded, checkpoint: checkpoint, options: options, stop: stop,
                                       log: { json ? () : progress.show($0) })
             progress.finish()
@@ -80,20 +80,12 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
                 if let stored = report.storedAt { print("stored: \(stored)") }
             }
             if json { print(report.json) }
-        } catch let interrupted as EvaluationInterrupted {
-            progress.finish()
-            printError("\(interrupted)")
-            throw ExitCode(130)
-        } catch {
-            progress.finish()
-            printError("error: \(error)")
-            throw ExitCode(1)
         }
     }
 
     func compare(_ choice: CheckpointChoice, folder: String, recipe: Recipe, options: EvaluationOptions, stop: StopFlag,
                  progress: ProgressLine) throws {
-        do {
+        try reportingFailures(progress) {
             let comparison = try compareCheckpoints(try runCheckpoints(folder, choice), recipe: recipe, options: options,
                                                     stop: stop, log: { json ? () : progress.show($0) })
             progress.finish()
@@ -105,7 +97,12 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
                     for flag in report.flags { printError("warning: \(label): \(flag.name): \(flag.message)") }
                 }
             }
-        } catch let interrupted as EvaluationInterrupted {
+        }
+    }
+
+    /// Runs `body`; an interruption exits 130 (its finished batches are kept), any other error 1.
+    func reportingFailures(_ progress: ProgressLine, _ body: () throws -> Void) throws {
+        do { try body() } catch let interrupted as EvaluationInterrupted {
             progress.finish()
             printError("\(interrupted)")
             throw ExitCode(130)

@@ -35,6 +35,7 @@ public struct EvaluationReport: Sendable {
     public var recipeHash: String
     public var dataset: String
     public var split: String
+    public var classes: Int
     public var examples: Int
     public var threat: ThreatModel
     public var epsilonText: String
@@ -77,7 +78,7 @@ public struct EvaluationReport: Sendable {
             entry["acc"] = accuracy.first { $0.name == spec.name }?.value ?? 0
             entry["transfer"] = transferSource != nil
             if let steps = outcomes.components[spec.name], steps.count > 1 {
-                let names = spec.attacks(classes: 10).map(\.name)
+                let names = spec.attacks(classes: classes).map(\.name)
                 entry["components"] = zip(names, steps).map { name, robust in
                     ["name": name, "acc": Double(robust.filter { $0 }.count) / Double(max(examples, 1))] as [String: Any]
                 }
@@ -173,7 +174,7 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
     let seed = UInt64(bitPattern: Int64(recipe.seed))
     let specs = recipe.eval.attacks
     var planned = specs.map { PlannedAttack(name: $0.name, components: $0.attacks(classes: classes), transfer: surrogate != nil) }
-    if options.allFlags { planned += expensiveFlagAttacks(specs, eps: recipe.threat) }
+    if options.allFlags { planned += expensiveFlagAttacks(specs, eps: recipe.threat, classes: classes) }
 
     let checkpointHash = try fileHash(checkpoint)
     let settings = [checkpointHash, splitName, "\(n)", "\(seed)", transferHash ?? "white-box", options.allFlags ? "flags" : "",
@@ -225,7 +226,7 @@ public func evaluate(recipe: Recipe, checkpoint: String, options: EvaluationOpti
 
     var report = EvaluationReport(
         checkpoint: checkpoint, checkpointHash: checkpointHash, recipeHash: recipeHash(recipe), dataset: dataset.name,
-        split: splitName, examples: n, threat: threatModel(recipe.threat), epsilonText: recipe.threat.eps.text,
+        split: splitName, classes: classes, examples: n, threat: threatModel(recipe.threat), epsilonText: recipe.threat.eps.text,
         accuracy: accuracy, attacks: specs, transferSource: options.transferFrom?.checkpoint, outcomes: outcomes,
         flags: flags, wallSeconds: Date().timeIntervalSince(started), settingsHash: settingsHash, storedAt: nil)
     if let stored {
@@ -253,7 +254,7 @@ func attackedModel(_ setup: RunSetup, checkpoint: String, shape: [Int], compiler
 }
 
 /// With `--flags`: PGD at an unbounded ε (must reach ~0 %) and the first PGD with twice its steps.
-func expensiveFlagAttacks(_ specs: [AttackSpec], eps threat: ThreatSpec) -> [PlannedAttack] {
+func expensiveFlagAttacks(_ specs: [AttackSpec], eps threat: ThreatSpec, classes: Int) -> [PlannedAttack] {
     var out = [PlannedAttack]()
     var unbounded = ThreatModel(norm: threat.norm, epsilon: threat.norm == .linf ? 1 : 100, stepSize: 0)
     unbounded.stepSize = unbounded.epsilon / 10
@@ -265,7 +266,7 @@ func expensiveFlagAttacks(_ specs: [AttackSpec], eps threat: ThreatSpec) -> [Pla
         var doubled = pgd
         doubled.steps *= 2
         doubled.name = "flag/\(pgd.name)x2"
-        out.append(PlannedAttack(name: doubled.name, components: doubled.attacks(classes: 10), transfer: false))
+        out.append(PlannedAttack(name: doubled.name, components: doubled.attacks(classes: classes), transfer: false))
     }
     return out
 }

@@ -39,7 +39,8 @@ struct PlanCommand: ParsableCommand {
         print("loss:")
         for term in graphs.training.terms {
             print("  \(String(format: "%10.6g", term.weight)) × \(term.name): \(term.criterion.name) on "
-                  + term.views.map(\.description).joined(separator: ", "))
+                  + term.views.map(\.description).joined(separator: ", ")
+                  + (term.exampleWeight.map { ", per example × \($0)" } ?? ""))
         }
 
         var stages: [(name: String, graph: Graph, runs: Int)] = [("loss + gradients", graphs.training.graph, 1)]

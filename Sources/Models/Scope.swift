@@ -51,6 +51,8 @@ public final class Scope {
         var statistics: [BatchStatistics] = []
         var classifierInputs: [Tensor] = []
         var seen: Set<String> = []
+        /// What a parameter's reads become (nil: the parameter itself).
+        var perturbation: ((_ name: String, _ weight: Tensor) -> Tensor)?
     }
 
     public init(builder: GraphBuilder, mode: NormalizationMode) {
@@ -58,6 +60,15 @@ public final class Scope {
         self.mode = mode
         self.prefix = ""
         self.registry = Registry()
+    }
+
+    /// A scope whose layers read `perturbation(name, w)` wherever they would read the
+    /// parameter w: the randomized model f_{w+u} is a forward pass in such a scope.
+    /// Parameters are still declared (and fed) under their own names.
+    public convenience init(builder: GraphBuilder, mode: NormalizationMode,
+                            perturbation: @escaping (_ name: String, _ weight: Tensor) -> Tensor) {
+        self.init(builder: builder, mode: mode)
+        registry.perturbation = perturbation
     }
 
     init(parent: Scope, name: String) {
@@ -74,7 +85,8 @@ public final class Scope {
         if registry.seen.insert(full).inserted {
             registry.parameters.append(ParameterInfo(name: full, shape: shape, initializer: initializer))
         }
-        return builder.input(full, shape: shape)
+        let weight = builder.input(full, shape: shape)
+        return registry.perturbation?(full, weight) ?? weight
     }
 
     /// Declares a buffer (part of the model's state and checkpoints) without reading it.

@@ -5,7 +5,8 @@ import Models
 /// Taylor orders 0–2, their weighted sum, and its gradient with respect to every parameter.
 ///
 /// Construction, all graph → graph:
-///   G0 = train-mode forward of the clean and adversarial batches (+ BN batch statistics)
+///   G0 = train-mode forward of the clean and adversarial batches (+ BN batch statistics),
+///        and of the randomized model f_{w+u} for `noisy(·)` views
 ///   G1 = jvp(G0) along the noise u        (adds J·u of every output)      if a term needs order ≥ 1
 ///   G2 = jvp(G1) along the same u         (adds uᵀHu)                      if a term needs order 2
 ///   G3 = G2 + loss terms + weighted total
@@ -13,7 +14,7 @@ import Models
 ///
 /// Inputs: `input/clean`, `input/adversarial` [N,C,H,W] (the latter only when a term uses it),
 /// `label` [N,K] one-hot, every parameter by its PyTorch name, `noise/<name>` for each
-/// noisy parameter (only when a term has order ≥ 1), and `weight/<term>` scalars (so that a
+/// noisy parameter (only when a term has order ≥ 1 or a noisy view), and `weight/<term>` scalars (so that a
 /// schedule can change weights without recompiling).
 public struct TrainingGraph {
     public var graph: Graph
@@ -39,13 +40,17 @@ public struct TrainingGraph {
 
 public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int, terms: [LossTerm],
                                noiseParameters selectNoise: (String) -> Bool = { _ in true }) -> TrainingGraph {
-    let views = Set(terms.flatMap(\.views))
+    let views = Set(terms.flatMap(\.allViews))
+    let taylorViews = views.filter { !$0.noisy }
+    let noisyInputs = InputKind.allCases.filter { views.contains(.noisy($0)) }
     let inputsUsed = [InputKind.clean, .adversarial].filter { kind in views.contains { $0.input == kind } }
-    let maxOrder = views.map(\.order).max() ?? 0
+    let maxOrder = taylorViews.map(\.order).max() ?? 0
 
     // G0: forward passes. Outputs: logits per used input, then the BN statistics of the
     // first pass (the clean one when the loss uses clean inputs; Madry's uses only s'),
-    // then, for soft-label terms, the penultimate features per used input.
+    // then, for soft-label terms, the penultimate features per used input, then the noisy
+    // passes' logits. Their statistics (a pass in another scope) are not used: running
+    // statistics follow the model at w.
     let builder = GraphBuilder()
     let scope = Scope(builder: builder, mode: .train)
     var outputs = [Tensor]()
@@ -66,12 +71,25 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
                      + "the soft-label terms need its input")
         outputs += scope.classifierInputs
     }
+    let parameters = scope.parameters
+    let noisy = parameters.map(\.name).filter(selectNoise)
+    let noisySet = Set(noisy)
+    let noisyStart = outputs.count
+    if !noisyInputs.isEmpty {
+        // The same u as the Taylor terms' tangent (the step's fresh draw), added to w.
+        let shapes = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) })
+        let randomized = Scope(builder: builder, mode: .train) { name, weight in
+            noisySet.contains(name) ? weight + builder.input("noise/\(name)", shape: shapes[name]!) : weight
+        }
+        for kind in noisyInputs {
+            outputs.append(model.logits(builder.input("input/\(kind.rawValue)", shape: inputShape), randomized))
+        }
+    }
     let primalCount = outputs.count
     var graph = builder.finish(outputs)
 
-    // G1, G2: forward mode along u, same tangent inputs both times.
-    let parameters = scope.parameters
-    let noisy = parameters.map(\.name).filter(selectNoise)
+    // G1, G2: forward mode along u, same tangent inputs both times. A noisy pass reads the
+    // input noise/p itself; its tangent along u is then u (through w) and none through u.
     let tangentNames = Dictionary(uniqueKeysWithValues: noisy.map { ($0, "noise/\($0)") })
     if maxOrder >= 1 { graph = jvp(graph, tangents: tangentNames) }
     if maxOrder >= 2 { graph = jvp(graph, tangents: tangentNames) }
@@ -90,6 +108,10 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
             viewTensor[v] = loss.tensor(graph.outputs[index])
         }
     }
+    for (j, kind) in noisyInputs.enumerated() {
+        viewIndex[.noisy(kind)] = noisyStart + j
+        viewTensor[.noisy(kind)] = loss.tensor(graph.outputs[noisyStart + j])
+    }
     var features = [InputKind: Tensor]()
     if needsFeatures {
         for (i, kind) in inputsUsed.enumerated() { features[kind] = loss.tensor(graph.outputs[statisticsEnd + i]) }
@@ -101,7 +123,7 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
         total = total + loss.input("weight/\(term.name)", shape: []) * value
     }
     // G3 outputs: total, terms, views, statistics.
-    let viewOrder = viewIndex.keys.sorted { ($0.input.rawValue, $0.order) < ($1.input.rawValue, $1.order) }
+    let viewOrder = viewIndex.keys.sorted { ($0.noisy ? 1 : 0, $0.input.rawValue, $0.order) < ($1.noisy ? 1 : 0, $1.input.rawValue, $1.order) }
     let statOutputs = (forwardCount..<statisticsEnd).map { loss.tensor(graph.outputs[$0]) }
     let g3 = loss.finish([total] + termValues + viewOrder.map { viewTensor[$0]! } + statOutputs)
 
@@ -114,6 +136,6 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
         statistics: (1 + t + v)..<(1 + t + v + s), views: [:])
     for (k, view) in viewOrder.enumerated() { layout.views[view] = 1 + t + k }
     return TrainingGraph(graph: g4, parameters: parameters, buffers: scope.buffers, terms: terms,
-                         noiseParameters: maxOrder >= 1 ? noisy : [],
+                         noiseParameters: maxOrder >= 1 || !noisyInputs.isEmpty ? noisy : [],
                          statistics: statistics.map { ($0.layer, $0.elementsPerChannel) }, layout: layout)
 }

@@ -90,9 +90,15 @@ private func checkLoss(_ recipe: Recipe, _ findings: inout Findings) {
         if !weight.isFinite {
             findings.error("the weight of term '\(term.name)' (\(term.weight)) is not a finite number", at: "\(path).weight")
         }
-        if let view = term.views.first(where: { $0.order != 0 }), !recipe.noise.isActive {
-            findings.error("term '\(term.name)' compares \(view), a Taylor term in the weight noise u, but noise is off "
-                           + "(noise.enabled false or sigma 0): it would be identically zero", at: "\(path).on")
+        if let view = term.term.allViews.first(where: { $0.order != 0 || $0.noisy }), !recipe.noise.isActive {
+            let compared = term.views.contains(view)
+            let subject = compared ? "compares \(view)" : "reads \(view) in its per-example weight"
+            findings.error(view.noisy
+                           ? "term '\(term.name)' \(subject), the model at w + u, but noise is off "
+                             + "(noise.enabled false or sigma 0): it would be the model at w"
+                           : "term '\(term.name)' \(subject), a Taylor term in the weight noise u, but noise is off "
+                             + "(noise.enabled false or sigma 0): it would be identically zero",
+                           at: compared ? "\(path).on" : "\(path).per_example")
         }
         if term.criterion == .squaredError, term.views.count == 2, term.views[0] == term.views[1] {
             findings.warning("term '\(term.name)' compares \(term.views[0]) with itself: it is always zero", at: "\(path).on")
@@ -111,8 +117,8 @@ private func checkLoss(_ recipe: Recipe, _ findings: inout Findings) {
         findings.warning("no loss term looks at the adversarial input: this trains a standard, non-robust model", at: "loss.terms")
     }
     let noise = recipe.noise
-    if noise.isActive, loss.maxOrder == 0, !noise.attackSeesNoise, !noise.atEval {
-        findings.warning("noise is enabled but nothing uses it (no J/H views, attack_sees_noise false)", at: "noise")
+    if noise.isActive, loss.maxOrder == 0, !loss.usesNoisyModel, !noise.attackSeesNoise, !noise.atEval {
+        findings.warning("noise is enabled but nothing uses it (no J/H/noisy views, attack_sees_noise false)", at: "noise")
     }
 }
 

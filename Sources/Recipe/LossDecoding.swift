@@ -3,7 +3,7 @@ import Objectives
 /// Reading `loss:` — named parameters first, then terms whose weights may use them.
 extension LossSpec {
     static let keys = ["params", "terms"]
-    static let termKeys = ["name", "kind", "on", "weight", "kappa", "mixing", "repeat_adv_minus_nat"]
+    static let termKeys = ["name", "kind", "on", "weight", "per_example", "kappa", "mixing", "repeat_adv_minus_nat"]
 
     /// Without `terms` the paper's terms are kept and `params` overlay the paper's
     /// (so `--set loss.params.eta=0.3` works on a recipe that writes no loss at all).
@@ -56,7 +56,7 @@ extension WeightedTerm {
                               + CriterionKind.allCases.map(\.rawValue).joined(separator: ", ") + ")", at: node.location)
         }
         let kind: CriterionKind = try readChoice(kindNode, path: "\(path).kind")
-        for entry in reader.entries where LossSpec.termKeys.dropFirst(4).contains(entry.key) && !kind.optionKeys.contains(entry.key) {
+        for entry in reader.entries where LossSpec.termKeys.dropFirst(5).contains(entry.key) && !kind.optionKeys.contains(entry.key) {
             throw RecipeError("'\(entry.key)' does not apply to a '\(kind.rawValue)' term", at: entry.keyLocation)
         }
         var views = try WeightedTerm.readViews(reader, kind: kind, path: path, termLocation: node.location)
@@ -67,6 +67,7 @@ extension WeightedTerm {
         case .symmetricKL: criterion = .symmetricKL
         case .mse: criterion = .squaredError
         case .cw: criterion = .carliniWagner(kappa: try reader.double("kappa", default: 0))
+        case .boostedCE: criterion = .boostedCrossEntropy
         case .softLabelT1, .softLabelT2:
             var mixing: Double?
             if let mixingNode = reader.child("mixing"), !isNull(mixingNode) {
@@ -80,8 +81,18 @@ extension WeightedTerm {
         if let weightNode = reader.child("weight") {
             weight = try WeightedTerm.readWeight(weightNode, path: "\(path).weight", parameters: parameters)
         }
+        var exampleWeight: WeightExpression?
+        if let perExampleNode = reader.child("per_example") {
+            if criterion.needsClassifierInputs {
+                throw RecipeError("'per_example' does not apply to a '\(kind.rawValue)' term: it is built per batch",
+                                  at: perExampleNode.location)
+            }
+            exampleWeight = try WeightedTerm.readWeight(perExampleNode, path: "\(path).per_example",
+                                                        parameters: parameters, perExample: true)
+        }
         let name = try reader.string("name", default: WeightedTerm.derivedName(criterion: criterion, views: views))
-        self.init(LossTerm(name: name, criterion: criterion, views: views, weight: 1), weight: weight)
+        self.init(LossTerm(name: name, criterion: criterion, views: views, weight: 1, exampleWeight: exampleWeight),
+                  weight: weight)
     }
 
     private static func readViews(_ reader: MappingReader, kind: CriterionKind, path: String,
@@ -120,12 +131,15 @@ extension WeightedTerm {
 
     /// A number, a fraction or an expression; positions inside it are reported exactly for
     /// single-line scalars (a quoted one starts one column after its quote).
-    static func readWeight(_ node: YAMLNode, path: String, parameters: [String]) throws -> WeightExpression {
+    /// A per-example weight may also read statistics of views (`1 - p_y(clean)`).
+    static func readWeight(_ node: YAMLNode, path: String, parameters: [String],
+                           perExample: Bool = false) throws -> WeightExpression {
         guard case .scalar(let scalar) = node.value, !scalar.isNull else {
             throw RecipeError("expected a number or an expression for '\(path)', found \(node.kindName)", at: node.location)
         }
         let start = node.location.shifted(by: scalar.quoted ? 1 : 0)
-        return try WeightExpressionParser.parse(scalar.text, at: start, parameters: parameters, path: path)
+        return try WeightExpressionParser.parse(scalar.text, at: start, parameters: parameters, path: path,
+                                                allowsStatistics: perExample)
     }
 }
 
@@ -139,7 +153,7 @@ extension CriterionKind {
     /// How many views `on` must list (the soft-label terms take theirs implicitly).
     var arity: ClosedRange<Int> {
         switch self {
-        case .ce, .cw: return 1...1
+        case .ce, .cw, .boostedCE: return 1...1
         case .kl, .symmetricKL: return 2...2
         case .mse: return 1...2
         case .softLabelT1, .softLabelT2: return 0...0
@@ -157,16 +171,13 @@ extension CriterionKind {
     }
 }
 
-/// `clean`, `J(adversarial)`, `H(clean)`: the views' spellings (`View.description`) read back.
+/// `clean`, `J(adversarial)`, `H(clean)`, `noisy(clean)`: the views' spellings (`View.description`) read back.
 extension View {
-    static let allSpellings: [String] = (0...2).flatMap { order in
-        InputKind.allCases.map { View($0, order: order).description }
-    }
+    static let allSpellings: [String] = View.all.map(\.description)
 
     init?(spelling: String) {
         let text = spelling.filter { $0 != " " }
-        guard let view = (0...2).lazy.flatMap({ order in InputKind.allCases.map { View($0, order: order) } })
-            .first(where: { $0.description == text }) else { return nil }
+        guard let view = View.all.first(where: { $0.description == text }) else { return nil }
         self = view
     }
 }

@@ -6,7 +6,8 @@ import Objectives
 /// One term as a recipe writes it: the engine's term at unit weight, scaled by `weight`,
 /// an expression of the loss's `params` (evaluated late, so `--set loss.params.eta=…` applies).
 public struct WeightedTerm: Equatable, Sendable {
-    /// `term.weight` is 1: the number the engine uses is `weight` evaluated (`LossSpec.evaluatedTerms`).
+    /// `term.weight` is 1: the number the engine uses is `weight` evaluated (`LossSpec.evaluatedTerms`);
+    /// `term.exampleWeight` may still name parameters (substituted there too).
     public var term: LossTerm
     public var weight: WeightExpression
 
@@ -53,20 +54,25 @@ public struct LossSpec: Equatable, Sendable {
     /// A term's weight with the current `params`.
     public func weight(of term: WeightedTerm) -> Double { term.term.weight * term.weight.evaluate(params) }
 
-    /// The engine's terms, each weight evaluated with the current `params`.
+    /// The engine's terms, each weight (and per-example weight) evaluated with the current `params`.
     public var evaluatedTerms: [LossTerm] {
         terms.map { written in
             var term = written.term
             term.weight = weight(of: written)
+            term.exampleWeight = term.exampleWeight?.substituting(params)
             return term
         }
     }
 
+    /// Every view a term compares or its per-example weight reads.
+    public var views: Set<View> { Set(terms.flatMap(\.term.allViews)) }
+
     /// The highest Taylor order any term needs (0 = no forward-mode pass over the weights).
-    public var maxOrder: Int { terms.flatMap(\.views).map(\.order).max() ?? 0 }
+    public var maxOrder: Int { views.map(\.order).max() ?? 0 }
+
+    /// Whether a term reads the randomized model f_{w+u} (a `noisy(·)` view).
+    public var usesNoisyModel: Bool { views.contains(where: \.noisy) }
 
     /// Whether any term looks at the adversarial input (the soft-label terms always do).
-    public var usesAdversarialInput: Bool {
-        terms.contains { $0.views.contains { $0.input == .adversarial } }
-    }
+    public var usesAdversarialInput: Bool { views.contains { $0.input == .adversarial } }
 }

@@ -1,3 +1,5 @@
+import Objectives
+
 /// A real number that remembers how it was written. ε is conventionally written `8/255`;
 /// keeping the text lets `config show` echo it and `check` warn about `0.031` (≈ 7.9/255).
 /// Equality is by value: `8/255` and `0.03137254901960784` are the same radius.
@@ -26,11 +28,8 @@ public struct WrittenNumber: Equatable, Sendable, CustomStringConvertible {
     public static func == (lhs: WrittenNumber, rhs: WrittenNumber) -> Bool { lhs.value == rhs.value }
 }
 
-/// The shortest text that reads back as the same Double (Swift's description does exactly that).
-func formatNumber(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
-    return "\(value)"
-}
+/// The shortest text that reads back as the same Double (one home: the loss expressions').
+func formatNumber(_ value: Double) -> String { WeightExpression.format(value) }
 
 /// Numbers in recipes: decimals (`0.1`, `5e-4`) and simple fractions (`8/255`).
 enum NumberSyntax {

@@ -100,6 +100,7 @@ private func renderLoss(_ loss: LossSpec, into out: inout YAMLWriter) {
         let weightText = term.weight.description
         let value = formatNumber(loss.weight(of: term))
         out.line("weight", quote(weightText), indent: 3, comment: weightText == value ? nil : "= \(value)")
+        if let perExample = term.term.exampleWeight { out.line("per_example", quote(perExample.description), indent: 3) }
         switch term.criterion {
         case .carliniWagner(let kappa):
             out.line("kappa", formatNumber(kappa), indent: 3)

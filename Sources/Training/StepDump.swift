@@ -7,7 +7,7 @@ import Recipe
 /// file (Float32, PyTorch layouts) so that a new loss variant can be cross-checked against
 /// another framework. Names (docs/step-dump.md):
 ///   param/<name>  noise/<name>  grad/<name>  input/clean  input/adversarial  label
-///   logits|jvp1|jvp2/clean|adversarial  loss/<term>  loss/total
+///   logits|jvp1|jvp2|noisy/clean|adversarial  loss/<term>  loss/total
 /// Run it after `StepProgram.step(…, update: false)`: the graphs still hold that step.
 public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) throws {
     let training = program.training
@@ -21,6 +21,7 @@ public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) t
         "param": "the weights the loss was evaluated at (w, or w + γ·v when AWP is active)",
         "jvp1": "d/dt logits(w + t·u) at t = 0",
         "jvp2": "d²/dt² logits(w + t·u) at t = 0, i.e. uᵀHu (not halved)",
+        "noisy": "logits(w + u): the randomized model of noisy(·) views",
         "grad": "gradient of loss/total with respect to each parameter",
     ])
     for (i, p) in training.parameters.enumerated() {
@@ -35,7 +36,7 @@ public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) t
     }
     try file.add("label", int64: labels.map(Int64.init), shape: [labels.count])
     for (view, index) in training.layout.views {
-        let prefix = ["logits", "jvp1", "jvp2"][view.order]
+        let prefix = view.noisy ? "noisy" : ["logits", "jvp1", "jvp2"][view.order]
         try file.add("\(prefix)/\(view.input.rawValue)", float32: Array(loss.output(index)),
                      shape: [program.inputShape[0], program.classes])
     }
@@ -49,7 +50,10 @@ public func dumpStep(_ program: StepProgram, labels: [Int32], to path: String) t
 /// The loss terms as compiled: name, criterion, views, weight (a JSON list).
 func termsJSON(_ terms: [Objectives.LossTerm]) -> String {
     let list: [[String: Any]] = terms.map {
-        ["name": $0.name, "kind": $0.criterion.name, "views": $0.views.map(\.description), "weight": $0.weight]
+        var entry: [String: Any] = ["name": $0.name, "kind": $0.criterion.name, "views": $0.views.map(\.description),
+                                    "weight": $0.weight]
+        if let perExample = $0.exampleWeight { entry["per_example"] = perExample.description }
+        return entry
     }
     let data = (try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])) ?? Data("[]".utf8)
     return String(decoding: data, as: UTF8.self)

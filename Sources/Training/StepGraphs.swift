@@ -24,11 +24,11 @@ public struct StepGraphs {
         training = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: terms,
                                       noiseParameters: selected)
         if !training.noiseParameters.isEmpty && !recipe.noise.isActive {
-            throw TrainingError("\(recipe.locations.location(of: "noise")): the loss uses Taylor views J(·)/H(·), "
-                                + "which need weight noise, but noise is disabled (noise.enabled/sigma)")
+            throw TrainingError("\(recipe.locations.location(of: "noise")): the loss uses Taylor views J(·)/H(·) "
+                                + "or noisy(·), which need weight noise, but noise is disabled (noise.enabled/sigma)")
         }
         noisy = recipe.noise.isActive ? training.parameters.filter { selected($0.name) } : []
-        if terms.contains(where: { $0.views.contains { $0.input == .adversarial } }) {
+        if terms.contains(where: { $0.allViews.contains { $0.input == .adversarial } }) {
             let attack = trainingAttack(recipe)
             let mode = trainingAttackMode(recipe)
             self.attack = buildProjectedStepGraph(model: model, inputShape: inputShape, classes: classes,
@@ -37,8 +37,9 @@ public struct StepGraphs {
         }
         if recipe.awp.enabled {
             // AWP ascends the plain adversarial objective: the zeroth-order terms (CE + β·KL
-            // for TRADES-style losses, CE on s' for Madry), as the AWP reference code does.
-            let zeroth = terms.filter { $0.views.allSatisfy { $0.order == 0 } }
+            // for TRADES-style losses, CE on s' for Madry), as the AWP reference code does;
+            // terms on the randomized model f_{w+u} are not among them.
+            let zeroth = terms.filter { $0.allViews.allSatisfy { $0.order == 0 && !$0.noisy } }
             guard !zeroth.isEmpty else {
                 throw TrainingError("\(recipe.locations.location(of: "awp")): AWP needs a zeroth-order loss term "
                                     + "(on clean or adversarial logits) to build its weight perturbation")

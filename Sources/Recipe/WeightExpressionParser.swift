@@ -1,76 +1,21 @@
-/// A loss-term weight: a number or arithmetic over named hyper-parameters (`eta / 2`,
-/// `(1 - alpha)`). Kept as a tree and evaluated against `loss.params` after overrides,
-/// so `--set loss.params.eta=0.3` changes every weight that mentions `eta`.
-public indirect enum WeightExpression: Equatable, Sendable, CustomStringConvertible {
-    case number(Double)
-    case parameter(String)
-    case negate(WeightExpression)
-    case binary(BinaryOperator, WeightExpression, WeightExpression)
-
-    public enum BinaryOperator: String, Sendable {
-        case add = "+", subtract = "-", multiply = "*", divide = "/"
-
-        var precedence: Int { self == .add || self == .subtract ? 1 : 2 }
-    }
-
-    /// The value with `params` substituted. A name missing from `params` is NaN (the loader
-    /// rejects such names, so this only happens for hand-built expressions); x/0 is ±inf.
-    public func evaluate(_ params: [String: Double]) -> Double {
-        switch self {
-        case .number(let value): return value
-        case .parameter(let name): return params[name] ?? .nan
-        case .negate(let operand): return -operand.evaluate(params)
-        case .binary(let op, let lhs, let rhs):
-            let a = lhs.evaluate(params), b = rhs.evaluate(params)
-            switch op {
-            case .add: return a + b
-            case .subtract: return a - b
-            case .multiply: return a * b
-            case .divide: return a / b
-            }
-        }
-    }
-
-    /// Every parameter name the expression mentions, in reading order.
-    public var parameterNames: [String] {
-        switch self {
-        case .number: return []
-        case .parameter(let name): return [name]
-        case .negate(let operand): return operand.parameterNames
-        case .binary(_, let lhs, let rhs): return lhs.parameterNames + rhs.parameterNames
-        }
-    }
-
-    /// Infix text with only the parentheses needed to parse back to the same tree.
-    public var description: String { render(parentPrecedence: 0, isRightOperand: false) }
-
-    private func render(parentPrecedence: Int, isRightOperand: Bool) -> String {
-        switch self {
-        case .number(let value): return formatNumber(value)
-        case .parameter(let name): return name
-        case .negate(let operand): return "-" + operand.render(parentPrecedence: 3, isRightOperand: false)
-        case .binary(let op, let lhs, let rhs):
-            let text = lhs.render(parentPrecedence: op.precedence, isRightOperand: false) + " \(op.rawValue) "
-                + rhs.render(parentPrecedence: op.precedence, isRightOperand: true)
-            // Left-associative: a right operand of equal precedence needs parentheses (a - (b - c)).
-            let needsParentheses = op.precedence < parentPrecedence || (op.precedence == parentPrecedence && isRightOperand)
-            return needsParentheses ? "(\(text))" : text
-        }
-    }
-}
+import Objectives
 
 /// Recursive-descent parser for weight expressions: `sum := product (('+'|'-') product)*`,
-/// `product := unary (('*'|'/') unary)*`, `unary := '-' unary | number | name | '(' sum ')'`.
+/// `product := unary (('*'|'/') unary)*`, `unary := '-' unary | number | name | statistic '(' view ')' | '(' sum ')'`.
+/// Statistics (`p_y(clean)`, `margin(noisy(adversarial))`) are allowed only in per-example weights.
 struct WeightExpressionParser {
     private let characters: [Character]
     private var position = 0
     private let start: SourceLocation
     private let parameters: [String]
     private let path: String
+    private let allowsStatistics: Bool
 
     /// `start` is where the expression's first character sits, so errors point at the offending token.
-    static func parse(_ text: String, at start: SourceLocation, parameters: [String], path: String) throws -> WeightExpression {
-        var parser = WeightExpressionParser(characters: Array(text), start: start, parameters: parameters, path: path)
+    static func parse(_ text: String, at start: SourceLocation, parameters: [String], path: String,
+                      allowsStatistics: Bool = false) throws -> WeightExpression {
+        var parser = WeightExpressionParser(characters: Array(text), start: start, parameters: parameters, path: path,
+                                            allowsStatistics: allowsStatistics)
         parser.skipSpaces()
         guard parser.position < parser.characters.count else {
             throw RecipeError("empty weight expression for '\(path)'", at: start)
@@ -83,11 +28,13 @@ struct WeightExpressionParser {
         return expression
     }
 
-    private init(characters: [Character], start: SourceLocation, parameters: [String], path: String) {
+    private init(characters: [Character], start: SourceLocation, parameters: [String], path: String,
+                 allowsStatistics: Bool) {
         self.characters = characters
         self.start = start
         self.parameters = parameters
         self.path = path
+        self.allowsStatistics = allowsStatistics
     }
 
     private func error(_ message: String, at offset: Int? = nil) -> RecipeError {
@@ -149,6 +96,9 @@ struct WeightExpressionParser {
                 position += 1
             }
             let name = String(characters[tokenStart..<position])
+            if position < characters.count, characters[position] == "(" {
+                return try parseStatistic(name, at: tokenStart)
+            }
             guard parameters.contains(name) else {
                 let known = parameters.isEmpty ? " (loss.params defines no parameters)"
                     : didYouMean(name, among: parameters)
@@ -157,5 +107,33 @@ struct WeightExpressionParser {
             return .parameter(name)
         }
         throw error("expected a number or a parameter name in the weight of '\(path)', found '\(first)'")
+    }
+
+    /// `name(view)` after its name: the view's spelling runs to the matching ')'.
+    private mutating func parseStatistic(_ name: String, at tokenStart: Int) throws -> WeightExpression {
+        let known = ExampleStatistic.allCases.map(\.rawValue)
+        guard let statistic = ExampleStatistic(rawValue: name) else {
+            throw error("unknown statistic '\(name)(…)' in '\(path)'" + didYouMean(name, among: known), at: tokenStart)
+        }
+        guard allowsStatistics else {
+            throw error("'\(name)(…)' has a value per example: write it in the term's 'per_example', not in '\(path)'",
+                        at: tokenStart)
+        }
+        position += 1  // '('
+        let viewStart = position
+        var depth = 1
+        while position < characters.count {
+            if characters[position] == "(" { depth += 1 }
+            if characters[position] == ")" { depth -= 1; if depth == 0 { break } }
+            position += 1
+        }
+        guard position < characters.count else { throw error("expected ')' after the view of '\(name)(' in '\(path)'") }
+        let text = String(characters[viewStart..<position])
+        position += 1  // ')'
+        guard let view = View(spelling: text) else {
+            throw error("unknown view '\(text)' in '\(path)'" + didYouMean(text.filter { $0 != " " }, among: View.allSpellings),
+                        at: viewStart)
+        }
+        return .statistic(statistic, view)
     }
 }

@@ -1,0 +1,47 @@
+import Kernels
+
+/// A convolution step oneDNN runs: its primitive (created when the executor is built) and
+/// the three tensors in rat's order (see `OneDNNConvolution.run`).
+struct OneDNNStep {
+    let primitive: OneDNNConvolution
+    let x, w, y: UnsafeMutablePointer<Float>
+}
+
+/// The bound steps with every plain convolution that `ConvShape.runsOnOneDNN` assigns to
+/// oneDNN replaced by a oneDNN step, and the one workspace they share (the executor runs one
+/// step at a time). One primitive per shape and direction, shared by the steps that have it.
+/// Merged convolutions and convolution groups keep rat's kernels.
+func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace: OneDNNWorkspace?) {
+    guard oneDNNEnabled else { return (steps, nil) }
+    var primitives = [ConvolutionKey: OneDNNConvolution?]()
+    func primitive(_ s: ConvShape, _ direction: ConvolutionDirection) -> OneDNNConvolution? {
+        guard s.runsOnOneDNN(direction) else { return nil }
+        let key = ConvolutionKey(shape: s, direction: direction)
+        if let known = primitives[key] { return known }
+        let created = OneDNNConvolution(s, direction)  // nil: oneDNN declined; rat's kernels run it
+        primitives[key] = created
+        return created
+    }
+    let substituted = steps.map { step -> BoundStep in
+        switch step {
+        case .conv2d(let y, let x, let w, let s):
+            guard let p = primitive(s, .forward) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: UnsafeMutablePointer(mutating: x), w: UnsafeMutablePointer(mutating: w), y: y))
+        case .conv2dInputGrad(let dx, let dy, let w, let s):
+            guard let p = primitive(s, .backwardData) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: dx, w: UnsafeMutablePointer(mutating: w), y: UnsafeMutablePointer(mutating: dy)))
+        case .conv2dFilterGrad(let dw, let x, let dy, let s):
+            guard let p = primitive(s, .backwardWeights) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: UnsafeMutablePointer(mutating: x), w: dw, y: UnsafeMutablePointer(mutating: dy)))
+        default:
+            return step
+        }
+    }
+    let bytes = primitives.values.compactMap { $0?.workspaceBytes }.max()
+    return (substituted, bytes.map { OneDNNWorkspace(bytes: $0) })
+}
+
+private struct ConvolutionKey: Hashable {
+    var shape: ConvShape
+    var direction: ConvolutionDirection
+}

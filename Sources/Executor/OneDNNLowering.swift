@@ -18,7 +18,11 @@ func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace:
         guard s.runsOnOneDNN(direction) else { return nil }
         let key = ConvolutionKey(shape: s, direction: direction)
         if let known = primitives[key] { return known }
-        let created = OneDNNConvolution(s, direction)  // nil: oneDNN declined; rat's kernels run it
+        // Blocked layouts (nChw16c) for the 3×3 kernels; NCHW activations for the 1×1
+        // shortcuts, where oneDNN's NCHW path (its gemm) beat its blocked 1×1 kernel in 7 of
+        // 9 shape-directions (`rat bench --onednn`, docs/performance.md, 2026-12-02).
+        // nil: oneDNN declined the shape; rat's kernels run it.
+        let created = OneDNNConvolution(s, direction, blocked: s.k > 1)
         primitives[key] = created
         return created
     }

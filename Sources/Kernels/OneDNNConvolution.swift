@@ -77,10 +77,11 @@ public final class OneDNNWorkspace: @unchecked Sendable {
 extension ConvShape {
     /// Whether the executor gives this direction of this convolution to oneDNN (when it is
     /// enabled and accepts the shape). Measured side by side by `rat bench --onednn` on every
-    /// zoo shape (docs/performance.md, 2026-12-02): oneDNN's blocked kernels ran every
-    /// direction of every shape with C·K·K > 32 1.1–2.8× faster than im2col + OpenBLAS; on
-    /// the RGB first layers (C·K·K = 27) rat's direct kernels were as fast or faster
-    /// (0.65–1.2×), so those stay rat's.
+    /// zoo shape (docs/performance.md, 2026-12-02): oneDNN ran every direction of every
+    /// shape with C·K·K > 32 faster than im2col + OpenBLAS, 1.06–2.8× with blocked layouts
+    /// for the 3×3 kernels and 1.08–2.7× with NCHW activations for the 1×1 shortcuts (the
+    /// executor's choice, `substitutingOneDNN`); on the RGB first layers (C·K·K = 27) rat's
+    /// direct kernels were faster in 4 of 6 shape-directions (0.32–1.22×), so those stay rat's.
     public func runsOnOneDNN(_ direction: ConvolutionDirection) -> Bool {
         oneDNNEnabled && groups == 1 && colRows > 32
     }

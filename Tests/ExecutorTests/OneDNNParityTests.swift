@@ -5,12 +5,12 @@ import Testing
 /// ResNet-18 at 32×32; batch 2 instead of 128 to keep the Double oracle fast), blocked and
 /// NCHW, against a Double-accumulating naive convolution. Float32 sums of up to 4608
 /// products (512 channels × 3 × 3) stay within 1e-5 of the largest output.
-@Suite struct OneDNNParity {
+@Suite(.enabled(if: oneDNNEnabled, "RAT_ONEDNN=0 switches oneDNN off"))
+struct OneDNNParity {
     static let shapes = zooConvolutionShapes(batch: 2).map(\.shape)
 
     @Test(arguments: shapes)
     func threeDirectionsMatchTheDoubleReference(_ s: ConvShape) throws {
-        try #require(oneDNNEnabled, "RAT_ONEDNN=0 switches oneDNN off; this suite tests it")
         var x = FastKernelsMatchNaive.random(s.n * s.c * s.h * s.w, seed: 11)
         var w = FastKernelsMatchNaive.random(s.o * s.colRows, seed: 12)
         var dy = FastKernelsMatchNaive.random(s.n * s.o * s.outPlane, seed: 13)
@@ -36,7 +36,6 @@ import Testing
 
     /// The inputs are unchanged by a run (rat's tensors are read in place by the reorders).
     @Test func inputsAreLeftAsTheyWere() throws {
-        try #require(oneDNNEnabled)
         let s = Self.shapes[4]
         let x0 = FastKernelsMatchNaive.random(s.n * s.c * s.h * s.w, seed: 14)
         let w0 = FastKernelsMatchNaive.random(s.o * s.colRows, seed: 15)

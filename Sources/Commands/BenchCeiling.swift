@@ -35,16 +35,17 @@ func workloadCeiling(_ convolutions: [(shape: ConvShape, flops: Int)],
 /// `--onednn`: oneDNN against rat's kernels on the zoo's convolution shapes, side by side.
 func printOneDNNTimings(batch: Int) {
     guard oneDNNEnabled else { return print("oneDNN is switched off (RAT_ONEDNN=0)") }
-    print("model            shape (N C H W → O, K/stride/padding)  direction        rat ms  blocked ms  nchw ms  rat/best  oneDNN's choice")
+    print("model            shape (N C H W → O, K/stride/padding)  direction        rat ms  blocked ms  nchw ms  rat/best  winograd ms  error direct  error winograd  oneDNN's choice")
     for (model, s) in zooConvolutionShapes(batch: batch) {
         for t in oneDNNTimings(shapes: [s]) {
             let shape = "\(s.n)×\(s.c)×\(s.h)×\(s.w) → \(s.o), \(s.k)/\(s.stride)/\(s.padding)"
             let best = min(t.blockedMs ?? .infinity, t.plainMs ?? .infinity)
-            print(String(format: "%@ %@ %@ %8.2f %11.2f %8.2f %8.2f×  %@ / %@",
+            print(String(format: "%@ %@ %@ %8.2f %11.2f %8.2f %8.2f× %12.2f %13.1e %15.1e  %@ / %@",
                          model.padding(toLength: 16, withPad: " ", startingAt: 0),
                          shape.padding(toLength: 37, withPad: " ", startingAt: 0),
                          "\(t.direction)".padding(toLength: 15, withPad: " ", startingAt: 0),
-                         t.ratMs, t.blockedMs ?? .nan, t.plainMs ?? .nan, t.ratMs / best,
+                         t.ratMs, t.blockedMs ?? .nan, t.plainMs ?? .nan, t.ratMs / best, t.winogradMs ?? .nan,
+                         t.directError ?? .nan, t.winogradError ?? .nan,
                          t.blockedImplementation, t.plainImplementation))
             fflush(nil)  // all streams: `stdout` is a C global Swift 6 will not touch
         }

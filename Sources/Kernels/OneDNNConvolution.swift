@@ -32,12 +32,15 @@ public final class OneDNNConvolution: @unchecked Sendable {
 
     /// Nil when oneDNN does not run this convolution (groups, or an error it reports, in
     /// `reason`); the caller then keeps rat's own kernels.
-    public init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true) {
+    /// `winograd`: oneDNN's Winograd algorithm instead of direct (stride-1 3×3 only; nil
+    /// where oneDNN declines it).
+    public init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false) {
         guard s.groups == 1 else { return nil }
         var problem = rat_onednn_shape(n: s.n, c: s.c, h: s.h, w: s.w, o: s.o, k: s.k, stride: s.stride,
                                        padding: s.padding)
         var error = [CChar](repeating: 0, count: 256)
-        guard let handle = rat_onednn_create(&problem, Int32(direction.rawValue), blocked ? 1 : 0, &error, 256) else {
+        guard let handle = rat_onednn_create(&problem, Int32(direction.rawValue), blocked ? 1 : 0, winograd ? 1 : 0,
+                                             &error, 256) else {
             return nil
         }
         (self.shape, self.direction, self.handle) = (s, direction, handle)

@@ -28,6 +28,11 @@ public struct OneDNNTiming: Sendable {
     public var ratMs: Double
     public var blockedMs, plainMs: Double?
     public var blockedImplementation, plainImplementation: String
+    /// oneDNN's Winograd (blocked), for stride-1 3×3 shapes where it accepts the direction.
+    public var winogradMs: Double?
+    /// Relative L2 error against the Double reference, at batch 2 of the same shape: oneDNN's
+    /// blocked direct kernel and its Winograd.
+    public var directError, winogradError: Double?
 }
 
 public func oneDNNTimings(shapes: [ConvShape], repeats: Int = 5) -> [OneDNNTiming] {
@@ -43,6 +48,7 @@ public func oneDNNTimings(shapes: [ConvShape], repeats: Int = 5) -> [OneDNNTimin
             case .backwardWeights: rat = { conv2dFilterGrad(b.dw, b.x, b.dy, s, scratch: b.scratch) }
             }
             let primitives = [true, false].map { OneDNNConvolution(s, direction, blocked: $0) }
+                + [OneDNNConvolution(s, direction, winograd: true)]
             let workspace = OneDNNWorkspace(bytes: primitives.map { $0?.workspaceBytes ?? 0 }.max()!)
             let ws = workspace.base
             var bodies = [rat]
@@ -60,13 +66,41 @@ public func oneDNNTimings(shapes: [ConvShape], repeats: Int = 5) -> [OneDNNTimin
                 defer { next += 1 }
                 return ms[next]
             }
-            let blocked = take(primitives[0]), plain = take(primitives[1])
+            let blocked = take(primitives[0]), plain = take(primitives[1]), winograd = take(primitives[2])
+            var small = s
+            small.n = 2
             timings.append(OneDNNTiming(shape: s, direction: direction, ratMs: ms[0], blockedMs: blocked, plainMs: plain,
                                         blockedImplementation: primitives[0]?.implementation ?? "-",
-                                        plainImplementation: primitives[1]?.implementation ?? "-"))
+                                        plainImplementation: primitives[1]?.implementation ?? "-", winogradMs: winograd,
+                                        directError: oneDNNError(small, direction, winograd: false),
+                                        winogradError: winograd == nil ? nil : oneDNNError(small, direction, winograd: true)))
         }
     }
     return timings
+}
+
+/// oneDNN's relative L2 error on one direction of a shape (blocked layouts) against the
+/// Double reference, on inputs uniform in [−1, 1).
+public func oneDNNError(_ s: ConvShape, _ direction: ConvolutionDirection, winograd: Bool) -> Double? {
+    guard let primitive = OneDNNConvolution(s, direction, winograd: winograd) else { return nil }
+    let b = ConvolutionBuffers(s)
+    defer { b.deallocate() }
+    let workspace = OneDNNWorkspace(bytes: primitive.workspaceBytes)
+    let (x, w, dy) = (Array(UnsafeBufferPointer(start: b.x, count: b.counts.x)),
+                      Array(UnsafeBufferPointer(start: b.w, count: b.counts.w)),
+                      Array(UnsafeBufferPointer(start: b.dy, count: b.counts.y)))
+    let reference = convolutionDoubleReference(s, x: x, w: w, dy: dy)
+    switch direction {
+    case .forward:
+        primitive.run(x: b.x, w: b.w, y: b.y, workspace: workspace.base)
+        return relativeL2Error(Array(UnsafeBufferPointer(start: b.y, count: b.counts.y)), reference.y)
+    case .backwardData:
+        primitive.run(x: b.dx, w: b.w, y: b.dy, workspace: workspace.base)
+        return relativeL2Error(Array(UnsafeBufferPointer(start: b.dx, count: b.counts.x)), reference.dx)
+    case .backwardWeights:
+        primitive.run(x: b.x, w: b.dw, y: b.dy, workspace: workspace.base)
+        return relativeL2Error(Array(UnsafeBufferPointer(start: b.dw, count: b.counts.w)), reference.dw)
+    }
 }
 
 /// Median seconds of each body, run in turn `repeats` times after one warm-up call each

@@ -38,7 +38,8 @@ struct rat_onednn_convolution {
     } while (0)
 
 struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *s, int direction, int blocked,
-                                                 char *error, long error_capacity) {
+                                                 int winograd, char *error, long error_capacity) {
+    const dnnl_alg_kind_t algorithm = winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
     struct rat_onednn_convolution *c = calloc(1, sizeof *c);
     if (!c) { snprintf(error, (size_t)error_capacity, "out of memory"); return NULL; }
     const long oh = (s->h + 2 * s->padding - s->k) / s->stride + 1, ow = (s->w + 2 * s->padding - s->k) / s->stride + 1;
@@ -62,7 +63,7 @@ struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);  // allocated here, once
     // Every direction needs the forward's descriptor (the backward ones as a hint).
     dnnl_convolution_desc_t forward_desc, desc;
-    CHECK(dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, dnnl_convolution_direct, &any_md[X],
+    CHECK(dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, algorithm, &any_md[X],
                                              &any_md[W], NULL, &any_md[Y], strides, pad, pad_r), "forward descriptor");
     dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
     CHECK(dnnl_primitive_desc_create(&forward_pd, &forward_desc, direction == RAT_ONEDNN_FORWARD ? attr : NULL,
@@ -74,14 +75,14 @@ struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *
         queries[X] = dnnl_query_src_md; queries[W] = dnnl_query_weights_md; queries[Y] = dnnl_query_dst_md;
         c->arguments[X] = DNNL_ARG_SRC; c->arguments[W] = DNNL_ARG_WEIGHTS; c->arguments[Y] = DNNL_ARG_DST;
     } else if (direction == RAT_ONEDNN_BACKWARD_DATA) {
-        CHECK(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &any_md[X], &any_md[W], &any_md[Y],
+        CHECK(dnnl_convolution_backward_data_desc_init(&desc, algorithm, &any_md[X], &any_md[W], &any_md[Y],
                                                        strides, pad, pad_r), "backward-data descriptor");
         CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, c->engine, forward_pd), "backward-data primitive descriptor");
         c->output = X;
         queries[X] = dnnl_query_diff_src_md; queries[W] = dnnl_query_weights_md; queries[Y] = dnnl_query_diff_dst_md;
         c->arguments[X] = DNNL_ARG_DIFF_SRC; c->arguments[W] = DNNL_ARG_WEIGHTS; c->arguments[Y] = DNNL_ARG_DIFF_DST;
     } else {
-        CHECK(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &any_md[X], &any_md[W], NULL,
+        CHECK(dnnl_convolution_backward_weights_desc_init(&desc, algorithm, &any_md[X], &any_md[W], NULL,
                                                           &any_md[Y], strides, pad, pad_r), "backward-weights descriptor");
         CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, c->engine, forward_pd), "backward-weights primitive descriptor");
         c->output = W;

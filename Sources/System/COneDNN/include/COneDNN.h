@@ -23,8 +23,10 @@ struct rat_onednn_convolution;
 /// A primitive for one shape and direction, or NULL with a reason in `error`. `blocked`
 /// lets oneDNN choose every layout (nChw16c on AVX-512), with reorders from and to rat's
 /// NCHW around each run; 0 keeps activations NCHW (oneDNN still chooses the filter's).
+/// `winograd` asks for oneDNN's Winograd algorithm (F(4×4, 3×3) on AVX-512; stride-1 3×3
+/// only, else NULL) instead of the direct one.
 struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *shape, int direction, int blocked,
-                                                 char *error, long error_capacity);
+                                                 int winograd, char *error, long error_capacity);
 
 /// Runs it: forward reads x, w and writes y; backward data reads dy (in y), w and writes
 /// dx (in x); backward weights reads x, dy (in y) and writes dw (in w). `workspace`: at

@@ -70,7 +70,8 @@ public struct ConvolutionCeiling: Sendable {
     public var sgemm: Double
     /// rat's own forward as it runs it (im2col + sgemm blocks, or the direct kernels).
     public var rat: Double
-    /// oneDNN's forward (blocked layouts, reorders included), when available.
+    /// oneDNN's best forward (blocked or NCHW direct, or Winograd; reorders included), when
+    /// available. Winograd's rate counts the direct FLOPs, so it may exceed the FMA limit.
     public var oneDNN: Double?
     public var best: Double { max(sgemm, rat, oneDNN ?? 0) }
 }
@@ -85,18 +86,20 @@ public func measureConvolutionCeiling(_ s: ConvShape, repeats: Int = 3) -> Convo
     defer { gemmA.deallocate(); gemmB.deallocate(); gemmC.deallocate() }
     gemmA.initialize(repeating: 0.5, count: m * k)
     gemmB.initialize(repeating: 0.25, count: k * n)
-    let oneDNN = oneDNNEnabled ? OneDNNConvolution(s, .forward) : nil
-    let workspace = OneDNNWorkspace(bytes: oneDNN?.workspaceBytes ?? 0)
+    // oneDNN's blocked and NCHW direct kernels and its Winograd (where it accepts them).
+    let oneDNN = !oneDNNEnabled ? [] : [OneDNNConvolution(s, .forward), OneDNNConvolution(s, .forward, blocked: false),
+                                        OneDNNConvolution(s, .forward, winograd: true)].compactMap { $0 }
+    let workspace = OneDNNWorkspace(bytes: oneDNN.map(\.workspaceBytes).max() ?? 0)
     var bodies: [() -> Void] = [
         { sgemm(gemmC, ldc: n, gemmA, lda: k, transposeA: false, gemmB, ldb: n, transposeB: false,
                 m: m, n: n, k: k) },
         { conv2dForward(buffers.y, buffers.x, buffers.w, s, scratch: buffers.scratch) },
     ]
-    if let oneDNN { bodies.append { oneDNN.run(x: buffers.x, w: buffers.w, y: buffers.y, workspace: workspace.base) } }
+    for p in oneDNN { bodies.append { p.run(x: buffers.x, w: buffers.w, y: buffers.y, workspace: workspace.base) } }
     let seconds = bestSeconds(repeats: repeats, bodies)
-    let flops = Double(s.flops) * 1e-9
-    return ConvolutionCeiling(shape: s, sgemm: flops / Double(s.groups) / seconds[0],
-                              rat: flops / seconds[1], oneDNN: oneDNN.map { _ in flops / seconds[2] })
+    let flops = Double(s.flops) * 1e-9  // Winograd's too: its rate is the direct FLOPs over its time
+    return ConvolutionCeiling(shape: s, sgemm: flops / Double(s.groups) / seconds[0], rat: flops / seconds[1],
+                              oneDNN: oneDNN.isEmpty ? nil : flops / seconds[2...].min()!)
 }
 
 /// Best seconds of each body, run in turn `repeats` times after one warm-up call each.

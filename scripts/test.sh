@@ -15,5 +15,5 @@ if [ "$#" -eq 0 ]; then
     # rat's own kernels only (oneDNN off), portable: what RAT_ONEDNN=0 on a CPU without AVX2 + FMA runs.
     RAT_ONEDNN=0 RAT_WORKERS=1 RAT_PORTABLE_KERNELS=1 swift test -c release --skip-build --filter "$parity" \
         --skip ResNetParity
-    RAT_WORKERS=3 swift test -c release --skip-build --filter "$parity|OneDNNParity" --skip ResNetParity
+    RAT_WORKERS=3 swift test -c release --skip-build --filter "$parity|OneDNN" --skip ResNetParity
 fi

@@ -22,9 +22,11 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
     @Flag(help: "Print time per primitive kind.") var profile = false
     @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
     var coretype = "Haswell"
-    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion) or without oneDNN (no-onednn), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
     @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
+    @Flag(help: "Time oneDNN's convolutions (blocked and NCHW) against rat's own on every convolution shape of small-cnn and preact-resnet18 at --batch, side by side, and print the FMA limit.")
+    var onednn = false
 
     var blasCoretype: String { coretype }
 
@@ -37,17 +39,16 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
 
     /// Planner variants for A/B runs: on a shared machine, alternating steps of the two
     /// compiled programs in one process is the only comparison the load does not skew.
-    static let variants: [String: @Sendable (Graph) -> Plan] = [
-        "no-groups": { plan($0, groupSums: false) },
-        "no-merge": { plan($0, mergeConvolutions: false) },
-        "no-fusion": { plan($0, fuse: false) },
+    static let variants: [String: GraphCompiler] = [
+        "no-groups": { FastGraph($0, planner: { plan($0, groupSums: false) }) },
+        "no-merge": { FastGraph($0, planner: { plan($0, mergeConvolutions: false) }) },
+        "no-fusion": { FastGraph($0, planner: { plan($0, fuse: false) }) },
+        "no-onednn": { FastGraph($0, oneDNN: false) },
     ]
 
     private func compare(_ net: any Model, _ name: String, variant: String) throws {
-        let planner = Self.variants[variant]!
         let a = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10)
-        let b = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10,
-                                  compiler: { FastGraph($0, planner: planner) })
+        let b = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10, compiler: Self.variants[variant]!)
         try a.step()
         try b.step()
         var (timesA, timesB) = ([Double](), [Double]())
@@ -68,6 +69,10 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
     func run() throws {
         if let threads { setBlasThreads(threads) }
         if kernels { return printKernelTimings() }
+        let fma = measureFMALimit()
+        if !json { print(fma.text) }
+        if onednn { return printOneDNNTimings(batch: batch) }
+        var ceilings = [ConvShape: ConvolutionCeiling]()
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
             for name in workload.split(separator: ",").map(String.init) {
@@ -79,6 +84,9 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
                 let w = try BenchWorkload(model: net, workload: name, batch: batch, classes: 10)
                 let compileSeconds = Date().timeIntervalSince(compileStart)
                 try w.step()  // warm-up: first touch of every page, OpenBLAS buffers
+                let convolutions = w.convolutionShapes
+                for (s, _) in convolutions where ceilings[s] == nil { ceilings[s] = measureConvolutionCeiling(s) }
+                let ceiling = workloadCeiling(convolutions, ceilings)
                 var times = [Double](), peaks = [Double]()
                 let gemm = w.dominantGemm
                 for executor in w.executors { executor.resetProfile(); executor.profiling = profile }
@@ -95,7 +103,8 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
                 let gflopPerStep = Double(w.flopsPerStep) * 1e-9
                 let gflops = gflopPerStep / (medianMs * 1e-3)
                 let result = BenchResult(model: modelName, workload: name, batch: batch, medianMs: medianMs, minMs: times.min()!,
-                                         gflopPerStep: gflopPerStep, gflops: gflops, peakGflops: peak,
+                                         gflopPerStep: gflopPerStep, gflops: gflops, peakGflops: ceiling.gflops,
+                                         sgemmPeakGflops: peak, fmaLimitGflops: fma.total, ceilingKernels: ceiling.kernels,
                                          peakRssMb: peakResidentMegabytes(), arenaMb: Double(w.arenaBytes) / 1_048_576,
                                          compileSeconds: compileSeconds, steps: steps,
                                          gemmShape: [gemm.m, gemm.n, gemm.k], blasThreads: blasThreads(),
@@ -160,16 +169,23 @@ private func printConvolutionProfile(_ executors: [(executor: Executor, runs: In
 struct BenchResult {
     var model, workload: String
     var batch: Int
-    var medianMs, minMs, gflopPerStep, gflops, peakGflops, peakRssMb, arenaMb, compileSeconds: Double
+    var medianMs, minMs, gflopPerStep, gflops: Double
+    /// The workload's convolution ceiling (`workloadCeiling`); the sgemm of its largest
+    /// convolution sampled between steps; the FMA limit of the workers' cores.
+    var peakGflops, sgemmPeakGflops, fmaLimitGflops: Double
+    var ceilingKernels: String
+    var peakRssMb, arenaMb, compileSeconds: Double
     var steps: Int
     var gemmShape: [Int]
     var blasThreads: Int
     var coretype: String
     var peakFraction: Double { gflops / peakGflops }
+    var fmaFraction: Double { gflops / fmaLimitGflops }
 
     var text: String {
-        String(format: "%@ %@ batch %d: %.1f ms/step (median of %d), %.2f GFLOP/step, %.1f GFLOP/s = %.0f%% of sgemm peak %.1f GFLOP/s (M,N,K = %@), peak RSS %.0f MB, arena %.0f MB, compile %.1f s",
-               model, workload, batch, medianMs, steps, gflopPerStep, gflops, 100 * peakFraction, peakGflops,
+        String(format: "%@ %@ batch %d: %.1f ms/step (median of %d), %.2f GFLOP/step, %.1f GFLOP/s = %.0f%% of the convolution ceiling %.1f GFLOP/s (%@), %.0f%% of the FMA limit %.0f GFLOP/s; sgemm %.1f GFLOP/s (M,N,K = %@); peak RSS %.0f MB, arena %.0f MB, compile %.1f s",
+               model, workload, batch, medianMs, steps, gflopPerStep, gflops, 100 * peakFraction, peakGflops, ceilingKernels,
+               100 * fmaFraction, fmaLimitGflops, sgemmPeakGflops,
                gemmShape.map(String.init).joined(separator: ","), peakRssMb, arenaMb, compileSeconds)
     }
 
@@ -177,7 +193,8 @@ struct BenchResult {
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
         return "{\"model\":\"\(model)\",\"workload\":\"\(workload)\",\"batch\":\(batch),\"median_ms\":\(f(medianMs)),\"min_ms\":\(f(minMs)),"
             + "\"gflop_per_step\":\(f(gflopPerStep)),\"gflops\":\(f(gflops)),\"peak_gflops\":\(f(peakGflops)),"
-            + "\"peak_fraction\":\(f(peakFraction)),\"peak_rss_mb\":\(f(peakRssMb)),\"arena_mb\":\(f(arenaMb)),"
+            + "\"peak_fraction\":\(f(peakFraction)),\"ceiling_kernels\":\"\(ceilingKernels)\",\"sgemm_peak_gflops\":\(f(sgemmPeakGflops)),"
+            + "\"fma_limit_gflops\":\(f(fmaLimitGflops)),\"fma_fraction\":\(f(fmaFraction)),\"peak_rss_mb\":\(f(peakRssMb)),\"arena_mb\":\(f(arenaMb)),"
             + "\"steps\":\(steps),\"compile_s\":\(f(compileSeconds)),\"peak_gemm_mnk\":\(gemmShape),\"blas_threads\":\(blasThreads),\"openblas_coretype\":\"\(coretype)\"}"
     }
 }

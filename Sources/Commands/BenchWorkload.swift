@@ -2,6 +2,7 @@ import ArgumentParser
 import Executor
 import Foundation
 import Graph
+import Kernels
 import Models
 import Recipe
 import Training
@@ -75,6 +76,23 @@ final class BenchWorkload {
     }
 
     var arenaBytes: Int { executors.reduce(0) { $0 + $1.plan.arenaBytes } }
+
+    /// The forward convolutions of the step's plans by shape, with their FLOPs per step
+    /// (what the bench's ceiling weighs each shape's best throughput by).
+    var convolutionShapes: [(shape: ConvShape, flops: Int)] {
+        var flops = [ConvShape: Int]()
+        for (graph, runs) in program.graphs {
+            guard let executor = (graph as? FastGraph)?.executor else { continue }
+            for step in executor.plan.steps {
+                guard case .primitive(.conv2d(let c)) = step.operation else { continue }
+                let (x, w) = (step.operands[0].shape, step.operands[1].shape)
+                let s = ConvShape(n: x[0], c: x[1], h: x[2], w: x[3], o: w[0], k: w[2], stride: c.stride,
+                                  padding: c.padding, groups: c.groups)
+                flops[s, default: 0] += step.flops * runs
+            }
+        }
+        return flops.map { ($0.key, $0.value) }.sorted { $0.flops > $1.flops }
+    }
 
     /// The largest single convolution of the step's plans as a batch-wide gemm: M = O, N = N·OH·OW, K = C·K·K.
     var dominantGemm: (m: Int, n: Int, k: Int) {

@@ -89,9 +89,10 @@ public final class FastGraph: CompiledGraph {
     public let graph: Graph
     public let executor: Executor
 
-    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }) {
+    /// `oneDNN: false` keeps every convolution on rat's own kernels (`rat bench --against no-onednn`).
+    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }, oneDNN: Bool = true) {
         self.graph = graph
-        executor = Executor(plan: planner(graph))
+        executor = Executor(plan: planner(graph), oneDNN: oneDNN)
     }
 
     public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {

@@ -16,6 +16,8 @@ public final class Executor {
     private let arena: UnsafeMutablePointer<Float>
     private let scratch: UnsafeMutablePointer<Float>
     private let steps: [BoundStep]
+    /// The blocked copies and scratchpad of the oneDNN steps (nil when there are none).
+    private let oneDNNWorkspace: OneDNNWorkspace?
     private let inputIndex: [String: BufferRef]
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
@@ -23,7 +25,9 @@ public final class Executor {
     /// When profiling: wall seconds of each step of `plan.steps`, summed over runs.
     public private(set) var stepSeconds: [Double]
 
-    public init(plan: Plan) {
+    /// `oneDNN`: whether convolutions that `ConvShape.runsOnOneDNN` assigns to oneDNN run
+    /// there (false: all on rat's kernels, for side-by-side comparisons).
+    public init(plan: Plan, oneDNN: Bool = true) {
         precondition(fusedRegisterStride == ElementwiseProgram.registerStride && fusedWorkers == workerCount,
                      "planner and kernels disagree on the fused-kernel scratch layout")
         self.plan = plan
@@ -34,7 +38,8 @@ public final class Executor {
         // inputs nobody feeds read as zeros.
         arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
         scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
-        steps = plan.steps.map { bind($0, base: arena) }
+        let bound = plan.steps.map { bind($0, base: arena) }
+        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound) : (bound, nil)
         for step in steps {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
@@ -144,6 +149,8 @@ public final class Executor {
         case .mergedConv2dInputGrad(let dx, let dy, let filters, let stackedFloats, let shape):
             stackAlongInput(scratch, filters, outputs: shape.o)
             Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)
+        case .oneDNN(let s):
+            s.primitive.run(x: s.x, w: s.w, y: s.y, workspace: oneDNNWorkspace!.base)
         }
     }
 }

@@ -24,6 +24,8 @@ enum BoundStep {
                                stackedFloats: Int, ConvShape)
     /// Sums of convolutions (or of input gradients) over shared operands.
     case convolutionGroup(ConvolutionGroupProblem)
+    /// A convolution (any direction) run by oneDNN (`substitutingOneDNN`).
+    case oneDNN(OneDNNStep)
 }
 
 /// Translates a fused expression into the kernel's instruction set.

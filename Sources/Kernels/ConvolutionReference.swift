@@ -73,3 +73,48 @@ func col2imPlaneReference(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
         }
     }
 }
+
+/// The forward and both gradients of one convolution (groups 1), every product accumulated
+/// in Double: the oracle oneDNN's kernels are measured against (`OneDNNParity`, the error
+/// column of `rat bench --onednn`). x [N,C,H,W], w [O,C,K,K], dy [N,O,OH,OW].
+public func convolutionDoubleReference(_ s: ConvShape, x: [Float], w: [Float], dy: [Float])
+    -> (y: [Double], dx: [Double], dw: [Double]) {
+    precondition(s.groups == 1)
+    var (y, dx, dw) = ([Double](repeating: 0, count: dy.count), [Double](repeating: 0, count: x.count),
+                       [Double](repeating: 0, count: w.count))
+    for b in 0..<s.n {
+        for o in 0..<s.o {
+            for c in 0..<s.c {
+                for ky in 0..<s.k {
+                    for kx in 0..<s.k {
+                        let wi = ((o * s.c + c) * s.k + ky) * s.k + kx
+                        for oy in 0..<s.oh {
+                            let iy = oy * s.stride - s.padding + ky
+                            guard iy >= 0 && iy < s.h else { continue }
+                            for ox in 0..<s.ow {
+                                let ix = ox * s.stride - s.padding + kx
+                                guard ix >= 0 && ix < s.w else { continue }
+                                let xi = ((b * s.c + c) * s.h + iy) * s.w + ix
+                                let yi = ((b * s.o + o) * s.oh + oy) * s.ow + ox
+                                y[yi] += Double(x[xi]) * Double(w[wi])
+                                dx[xi] += Double(dy[yi]) * Double(w[wi])
+                                dw[wi] += Double(x[xi]) * Double(dy[yi])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (y, dx, dw)
+}
+
+/// ‖a − b‖ / ‖b‖ over all elements (infinite when a holds a NaN).
+public func relativeL2Error(_ a: [Float], _ b: [Double]) -> Double {
+    var (difference, norm) = (0.0, 0.0)
+    for (x, y) in zip(a, b) {
+        difference += (Double(x) - y) * (Double(x) - y)
+        norm += y * y
+    }
+    return difference.isNaN ? .infinity : (difference / max(norm, 1e-300)).squareRoot()
+}

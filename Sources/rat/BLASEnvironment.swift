@@ -15,8 +15,11 @@ import Kernels  // cpuHasAVX2FMA
 ///                                 every core, and in a `perf` profile of a trades step
 ///                                 the spinning took ~20 % of the samples. 2^4
 ///                                 cycles lets it sleep at once; waking it costs a futex per gemm.
+///   OMP_WAIT_POLICY=PASSIVE       the same for oneDNN's OpenMP threads (libgomp), which
+///                                 otherwise spin a while after each convolution while
+///                                 rat's own loops and OpenBLAS's threads need the cores.
 func reexecutingWithBLASSettings(coretype: String) throws {
-    var wanted = ["OPENBLAS_THREAD_TIMEOUT": "4"]
+    var wanted = ["OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"]
     if coretype != "auto" && (coretype != "Haswell" || cpuHasAVX2FMA) { wanted["OPENBLAS_CORETYPE"] = coretype }
     let environment = ProcessInfo.processInfo.environment
     let missing = wanted.filter { environment[$0.key] == nil }

@@ -14,4 +14,14 @@ int rat_cpu_has_avx2_fma(void);
 /// status 2 (the count sizes planned scratch, so it cannot be guessed).
 int rat_worker_count(void);
 
+/// The widest vector the FMA-limit loop runs on this CPU, in floats: 16 (AVX-512F), 8
+/// (AVX2 + FMA) or 4 (the baseline: SSE2 on x86_64, NEON on arm64, where a*b+c may be two
+/// instructions, so the portable figure is a floor, not the FMA limit).
+int rat_fma_limit_width(void);
+
+/// `iterations` rounds of 16 independent vector FMAs of `width` floats (the values of
+/// rat_fma_limit_width; anything else runs the baseline loop): 2·16·width·iterations FLOPs
+/// on registers only. Returns a sum of the accumulators so that the loop is not removed.
+double rat_fma_limit_loop(int width, long iterations);
+
 #endif

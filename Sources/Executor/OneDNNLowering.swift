@@ -1,0 +1,56 @@
+import Kernels
+
+/// A convolution step oneDNN runs: its primitive (created when the executor is built) and
+/// the three tensors in rat's order (see `OneDNNConvolution.run`).
+struct OneDNNStep {
+    let primitive: OneDNNConvolution
+    let x, w, y: UnsafeMutablePointer<Float>
+}
+
+/// The bound steps with every plain convolution that `ConvShape.runsOnOneDNN` assigns to
+/// oneDNN replaced by a oneDNN step, and the one workspace they share (the executor runs one
+/// step at a time). One primitive per shape and direction, shared by the steps that have it.
+/// Merged convolutions and convolution groups keep rat's kernels.
+func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace: OneDNNWorkspace?) {
+    guard oneDNNEnabled else { return (steps, nil) }
+    var primitives = [ConvolutionKey: OneDNNConvolution?]()
+    func primitive(_ s: ConvShape, _ direction: ConvolutionDirection) -> OneDNNConvolution? {
+        guard s.runsOnOneDNN(direction) else { return nil }
+        let key = ConvolutionKey(shape: s, direction: direction)
+        if let known = primitives[key] { return known }
+        // Blocked layouts (nChw16c) for the 3×3 kernels; NCHW activations for the 1×1
+        // shortcuts, where oneDNN's NCHW path (its gemm) beat its blocked 1×1 kernel in 7 of
+        // 9 shape-directions (`rat bench --onednn`, docs/performance.md, 2026-12-02).
+        // Winograd (oneDNN's F(4×4, 3×3)) for the stride-1 3×3 kernels with C ≥ 64: 1.35–3.5×
+        // faster than its blocked direct kernel in all 12 zoo shape-directions, relative L2
+        // error ≤ 2.3e-6 against the Double reference (direct: ≤ 8e-7) (2026-12-02).
+        // nil: oneDNN declined the shape; rat's kernels run it.
+        let winograd = s.k == 3 && s.stride == 1 && s.c >= 64
+        let created = OneDNNConvolution(s, direction, blocked: s.k > 1, winograd: winograd)
+            ?? (winograd ? OneDNNConvolution(s, direction) : nil)
+        primitives[key] = created
+        return created
+    }
+    let substituted = steps.map { step -> BoundStep in
+        switch step {
+        case .conv2d(let y, let x, let w, let s):
+            guard let p = primitive(s, .forward) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: UnsafeMutablePointer(mutating: x), w: UnsafeMutablePointer(mutating: w), y: y))
+        case .conv2dInputGrad(let dx, let dy, let w, let s):
+            guard let p = primitive(s, .backwardData) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: dx, w: UnsafeMutablePointer(mutating: w), y: UnsafeMutablePointer(mutating: dy)))
+        case .conv2dFilterGrad(let dw, let x, let dy, let s):
+            guard let p = primitive(s, .backwardWeights) else { return step }
+            return .oneDNN(OneDNNStep(primitive: p, x: UnsafeMutablePointer(mutating: x), w: dw, y: UnsafeMutablePointer(mutating: dy)))
+        default:
+            return step
+        }
+    }
+    let bytes = primitives.values.compactMap { $0?.workspaceBytes }.max()
+    return (substituted, bytes.map { OneDNNWorkspace(bytes: $0) })
+}
+
+private struct ConvolutionKey: Hashable {
+    var shape: ConvShape
+    var direction: ConvolutionDirection
+}

@@ -1,0 +1,91 @@
+import COneDNN
+import Foundation
+
+// oneDNN's convolutions (Debian's libdnnl 2.6) behind rat's kernel interface: a primitive
+// per shape and direction, created once when a graph is compiled, with its reorders; its
+// blocked-layout copies (nChw16c on AVX-512, as oneDNN picks) and scratchpad live in a
+// workspace allocated once by its owner and shared by primitives that never run at once, so
+// running it allocates nothing. rat's tensors stay NCHW / OIHW: each run reorders its
+// inputs into the blocked copies and its output back. The naive kernels stay the oracle (OneDNNParityTests).
+
+/// Whether oneDNN may run convolutions in this process: unless RAT_ONEDNN=0 (so parity
+/// and speed can be compared with rat's own kernels in the same build).
+public let oneDNNEnabled: Bool = {
+    guard ProcessInfo.processInfo.environment["RAT_ONEDNN"] != "0" else { return false }
+    // oneDNN 2.6 from Debian runs its parallel regions with OpenMP: as many threads as
+    // rat's own loops have workers, so the two never ask for more cores than there are.
+    rat_onednn_set_threads(Int32(workerCount))
+    return true
+}()
+
+/// One of a convolution's three directions.
+public enum ConvolutionDirection: Int32, Sendable, CaseIterable {
+    case forward = 0, backwardData = 1, backwardWeights = 2
+}
+
+/// A oneDNN primitive for one shape and direction. Not for concurrent runs: its blocked
+/// copies are shared by every run.
+public final class OneDNNConvolution: @unchecked Sendable {
+    public let shape: ConvShape
+    public let direction: ConvolutionDirection
+    private let handle: OpaquePointer
+
+    /// Nil when oneDNN does not run this convolution (groups, or an error it reports, in
+    /// `reason`); the caller then keeps rat's own kernels.
+    /// `winograd`: oneDNN's Winograd algorithm instead of direct (stride-1 3×3 only; nil
+    /// where oneDNN declines it).
+    public init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false) {
+        guard s.groups == 1 else { return nil }
+        var problem = rat_onednn_shape(n: s.n, c: s.c, h: s.h, w: s.w, o: s.o, k: s.k, stride: s.stride,
+                                       padding: s.padding)
+        var error = [CChar](repeating: 0, count: 256)
+        guard let handle = rat_onednn_create(&problem, Int32(direction.rawValue), blocked ? 1 : 0, winograd ? 1 : 0,
+                                             &error, 256) else {
+            return nil
+        }
+        (self.shape, self.direction, self.handle) = (s, direction, handle)
+    }
+
+    deinit { rat_onednn_destroy(handle) }
+
+    /// forward: y ← x ⊛ w; backwardData: x ← ∂/∂x given y = dy and w; backwardWeights:
+    /// w ← ∂/∂w given x and y = dy. x [N,C,H,W], w [O,C,K,K], y [N,O,OH,OW].
+    /// `workspace`: `workspaceBytes`, 64-byte aligned, scratch (not kept between runs).
+    public func run(x: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                    workspace: UnsafeMutableRawPointer) {
+        rat_onednn_run(handle, x, w, y, workspace)
+    }
+
+    /// oneDNN's name for the implementation it chose, e.g. "jit:avx512_core".
+    public var implementation: String { String(cString: rat_onednn_implementation(handle)) }
+
+    /// Bytes of workspace a run needs: the blocked copies and the scratchpad.
+    public var workspaceBytes: Int { rat_onednn_workspace_bytes(handle) }
+}
+
+/// A 64-byte aligned workspace for oneDNN primitives, allocated (and its pages touched) once.
+public final class OneDNNWorkspace: @unchecked Sendable {
+    public let bytes: Int
+    public let base: UnsafeMutableRawPointer
+
+    public init(bytes: Int) {
+        self.bytes = max(bytes, 64)
+        base = .allocate(byteCount: self.bytes, alignment: 64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: self.bytes)
+    }
+
+    deinit { base.deallocate() }
+}
+
+extension ConvShape {
+    /// Whether the executor gives this direction of this convolution to oneDNN (when it is
+    /// enabled and accepts the shape). Measured side by side by `rat bench --onednn` on every
+    /// zoo shape (docs/performance.md, 2026-12-02): oneDNN ran every direction of every
+    /// shape with C·K·K > 32 faster than im2col + OpenBLAS, 1.06–2.8× with blocked layouts
+    /// for the 3×3 kernels and 1.08–2.7× with NCHW activations for the 1×1 shortcuts (the
+    /// executor's choice, `substitutingOneDNN`); on the RGB first layers (C·K·K = 27) rat's
+    /// direct kernels were faster in 4 of 6 shape-directions (0.32–1.22×), so those stay rat's.
+    public func runsOnOneDNN(_ direction: ConvolutionDirection) -> Bool {
+        oneDNNEnabled && groups == 1 && colRows > 32
+    }
+}

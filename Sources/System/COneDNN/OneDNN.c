@@ -1,0 +1,164 @@
+#include "COneDNN.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// libgomp's, which oneDNN links: declared here so that no OpenMP flag is needed.
+extern void omp_set_num_threads(int threads);
+
+void rat_onednn_set_threads(int threads) { omp_set_num_threads(threads); }
+
+enum { X = 0, W = 1, Y = 2 };  // the operands, in rat's order
+
+struct rat_onednn_convolution {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_primitive_t primitive;
+    int output;                         // which operand the direction writes
+    int arguments[3];                   // DNNL_ARG_* of each operand for this direction
+    dnnl_memory_t user[3];              // rat's tensor, NCHW / OIHW (its pointer set per run)
+    dnnl_memory_t chosen[3];            // oneDNN's layout when it differs, else NULL
+    dnnl_primitive_t reorder[3];        // user → chosen for inputs, chosen → user for the output
+    dnnl_memory_t scratchpad;
+    long offsets[4];                    // of chosen[0..2] and the scratchpad in the workspace
+    long held_bytes;
+    char implementation[64];
+};
+
+#define CHECK(call, what)                                                                     \
+    do {                                                                                      \
+        dnnl_status_t status_ = (call);                                                       \
+        if (status_ != dnnl_success) {                                                        \
+            snprintf(error, (size_t)error_capacity, "oneDNN: %s failed (status %d)", what, (int)status_); \
+            rat_onednn_destroy(c);                                                            \
+            return NULL;                                                                      \
+        }                                                                                     \
+    } while (0)
+
+struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *s, int direction, int blocked,
+                                                 int winograd, char *error, long error_capacity) {
+    const dnnl_alg_kind_t algorithm = winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    struct rat_onednn_convolution *c = calloc(1, sizeof *c);
+    if (!c) { snprintf(error, (size_t)error_capacity, "out of memory"); return NULL; }
+    const long oh = (s->h + 2 * s->padding - s->k) / s->stride + 1, ow = (s->w + 2 * s->padding - s->k) / s->stride + 1;
+    const dnnl_dims_t xd = {s->n, s->c, s->h, s->w}, wd = {s->o, s->c, s->k, s->k}, yd = {s->n, s->o, oh, ow};
+    const dnnl_dims_t strides = {s->stride, s->stride}, pad = {s->padding, s->padding};
+    // Right padding: what makes (h + pl + pr − k) / stride + 1 == oh exactly.
+    const dnnl_dims_t pad_r = {(oh - 1) * s->stride + s->k - s->h - s->padding,
+                               (ow - 1) * s->stride + s->k - s->w - s->padding};
+    dnnl_memory_desc_t user_md[3], any_md[3];
+    CHECK(dnnl_memory_desc_init_by_tag(&user_md[X], 4, xd, dnnl_f32, dnnl_nchw), "x descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&user_md[W], 4, wd, dnnl_f32, dnnl_oihw), "w descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&user_md[Y], 4, yd, dnnl_f32, dnnl_nchw), "y descriptor");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[X], 4, xd, dnnl_f32, blocked ? dnnl_format_tag_any : dnnl_nchw), "x");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[W], 4, wd, dnnl_f32, dnnl_format_tag_any), "w");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[Y], 4, yd, dnnl_f32, blocked ? dnnl_format_tag_any : dnnl_nchw), "y");
+    CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0), "engine");
+    CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags), "stream");
+
+    dnnl_primitive_attr_t attr = NULL;
+    CHECK(dnnl_primitive_attr_create(&attr), "attributes");
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);  // allocated here, once
+    // Every direction needs the forward's descriptor (the backward ones as a hint).
+    dnnl_convolution_desc_t forward_desc, desc;
+    CHECK(dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, algorithm, &any_md[X],
+                                             &any_md[W], NULL, &any_md[Y], strides, pad, pad_r), "forward descriptor");
+    dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
+    CHECK(dnnl_primitive_desc_create(&forward_pd, &forward_desc, direction == RAT_ONEDNN_FORWARD ? attr : NULL,
+                                     c->engine, NULL), "forward primitive descriptor");
+    dnnl_query_t queries[3];
+    if (direction == RAT_ONEDNN_FORWARD) {
+        pd = forward_pd; forward_pd = NULL;
+        c->output = Y;
+        queries[X] = dnnl_query_src_md; queries[W] = dnnl_query_weights_md; queries[Y] = dnnl_query_dst_md;
+        c->arguments[X] = DNNL_ARG_SRC; c->arguments[W] = DNNL_ARG_WEIGHTS; c->arguments[Y] = DNNL_ARG_DST;
+    } else if (direction == RAT_ONEDNN_BACKWARD_DATA) {
+        CHECK(dnnl_convolution_backward_data_desc_init(&desc, algorithm, &any_md[X], &any_md[W], &any_md[Y],
+                                                       strides, pad, pad_r), "backward-data descriptor");
+        CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, c->engine, forward_pd), "backward-data primitive descriptor");
+        c->output = X;
+        queries[X] = dnnl_query_diff_src_md; queries[W] = dnnl_query_weights_md; queries[Y] = dnnl_query_diff_dst_md;
+        c->arguments[X] = DNNL_ARG_DIFF_SRC; c->arguments[W] = DNNL_ARG_WEIGHTS; c->arguments[Y] = DNNL_ARG_DIFF_DST;
+    } else {
+        CHECK(dnnl_convolution_backward_weights_desc_init(&desc, algorithm, &any_md[X], &any_md[W], NULL,
+                                                          &any_md[Y], strides, pad, pad_r), "backward-weights descriptor");
+        CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, c->engine, forward_pd), "backward-weights primitive descriptor");
+        c->output = W;
+        queries[X] = dnnl_query_src_md; queries[W] = dnnl_query_diff_weights_md; queries[Y] = dnnl_query_diff_dst_md;
+        c->arguments[X] = DNNL_ARG_SRC; c->arguments[W] = DNNL_ARG_DIFF_WEIGHTS; c->arguments[Y] = DNNL_ARG_DIFF_DST;
+    }
+    if (forward_pd) dnnl_primitive_desc_destroy(forward_pd);
+    dnnl_primitive_attr_destroy(attr);
+
+    const char *name = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name)
+        snprintf(c->implementation, sizeof c->implementation, "%s", name);
+    for (int i = 0; i < 3; i++) {
+        const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, queries[i], 0);
+        CHECK(dnnl_memory_create(&c->user[i], &user_md[i], c->engine, DNNL_MEMORY_NONE), "user memory");
+        if (dnnl_memory_desc_equal(chosen, &user_md[i])) continue;
+        CHECK(dnnl_memory_create(&c->chosen[i], chosen, c->engine, DNNL_MEMORY_NONE), "blocked memory");
+        c->offsets[i] = c->held_bytes;
+        c->held_bytes += ((long)dnnl_memory_desc_get_size(chosen) + 63) / 64 * 64;
+        dnnl_primitive_desc_t reorder_pd = NULL;
+        const int out = i == c->output;
+        CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, out ? chosen : &user_md[i], c->engine,
+                                                 out ? &user_md[i] : chosen, c->engine, NULL), "reorder descriptor");
+        dnnl_status_t status = dnnl_primitive_create(&c->reorder[i], reorder_pd);
+        dnnl_primitive_desc_destroy(reorder_pd);
+        CHECK(status, "reorder");
+    }
+    const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (scratch_md && dnnl_memory_desc_get_size(scratch_md) > 0) {
+        CHECK(dnnl_memory_create(&c->scratchpad, scratch_md, c->engine, DNNL_MEMORY_NONE), "scratchpad");
+        c->offsets[3] = c->held_bytes;
+        c->held_bytes += ((long)dnnl_memory_desc_get_size(scratch_md) + 63) / 64 * 64;
+    }
+    dnnl_status_t status = dnnl_primitive_create(&c->primitive, pd);
+    dnnl_primitive_desc_destroy(pd);
+    CHECK(status, "convolution primitive");
+    return c;
+}
+
+static void reorder(struct rat_onednn_convolution *c, int i, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    dnnl_primitive_execute(c->reorder[i], c->stream, 2, args);
+}
+
+void rat_onednn_run(struct rat_onednn_convolution *c, float *x, float *w, float *y, void *workspace) {
+    float *pointers[3] = {x, w, y};
+    char *base = workspace;
+    for (int i = 0; i < 3; i++) if (c->chosen[i]) dnnl_memory_set_data_handle(c->chosen[i], base + c->offsets[i]);
+    if (c->scratchpad) dnnl_memory_set_data_handle(c->scratchpad, base + c->offsets[3]);
+    dnnl_exec_arg_t args[4];
+    int count = 0;
+    for (int i = 0; i < 3; i++) {
+        dnnl_memory_set_data_handle(c->user[i], pointers[i]);
+        if (c->chosen[i] && i != c->output) reorder(c, i, c->user[i], c->chosen[i]);
+        args[count++] = (dnnl_exec_arg_t){c->arguments[i], c->chosen[i] ? c->chosen[i] : c->user[i]};
+    }
+    if (c->scratchpad) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratchpad};
+    dnnl_primitive_execute(c->primitive, c->stream, count, args);
+    if (c->chosen[c->output]) reorder(c, c->output, c->chosen[c->output], c->user[c->output]);
+    dnnl_stream_wait(c->stream);
+}
+
+const char *rat_onednn_implementation(const struct rat_onednn_convolution *c) { return c->implementation; }
+
+long rat_onednn_workspace_bytes(const struct rat_onednn_convolution *c) { return c->held_bytes; }
+
+void rat_onednn_destroy(struct rat_onednn_convolution *c) {
+    if (!c) return;
+    for (int i = 0; i < 3; i++) {
+        if (c->reorder[i]) dnnl_primitive_destroy(c->reorder[i]);
+        if (c->chosen[i]) dnnl_memory_destroy(c->chosen[i]);
+        if (c->user[i]) dnnl_memory_destroy(c->user[i]);
+    }
+    if (c->scratchpad) dnnl_memory_destroy(c->scratchpad);
+    if (c->primitive) dnnl_primitive_destroy(c->primitive);
+    if (c->stream) dnnl_stream_destroy(c->stream);
+    if (c->engine) dnnl_engine_destroy(c->engine);
+    free(c);
+}

@@ -1,0 +1,48 @@
+#ifndef RAT_CONEDNN_H
+#define RAT_CONEDNN_H
+
+// oneDNN's convolutions behind three calls (Sources/Kernels/OneDNNConvolution.swift): a
+// primitive for one shape and direction is created once (at compile time), with its
+// reorders, and run any number of times on rat's NCHW / OIHW tensors. Its blocked copies
+// and scratchpad live in a workspace the caller allocates once (several primitives that
+// never run at the same time share one). Nothing is allocated when it runs.
+
+/// x[n, c, h, w] ⊛ w[o, c, k, k] → y[n, o, oh, ow], square kernel, stride and padding.
+struct rat_onednn_shape {
+    long n, c, h, w, o, k, stride, padding;
+};
+
+enum rat_onednn_direction {
+    RAT_ONEDNN_FORWARD = 0,          // y ← x ⊛ w
+    RAT_ONEDNN_BACKWARD_DATA = 1,    // dx ← ∂/∂x given dy, w
+    RAT_ONEDNN_BACKWARD_WEIGHTS = 2, // dw ← ∂/∂w given x, dy
+};
+
+struct rat_onednn_convolution;
+
+/// A primitive for one shape and direction, or NULL with a reason in `error`. `blocked`
+/// lets oneDNN choose every layout (nChw16c on AVX-512), with reorders from and to rat's
+/// NCHW around each run; 0 keeps activations NCHW (oneDNN still chooses the filter's).
+/// `winograd` asks for oneDNN's Winograd algorithm (F(4×4, 3×3) on AVX-512; stride-1 3×3
+/// only, else NULL) instead of the direct one.
+struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *shape, int direction, int blocked,
+                                                 int winograd, char *error, long error_capacity);
+
+/// Runs it: forward reads x, w and writes y; backward data reads dy (in y), w and writes
+/// dx (in x); backward weights reads x, dy (in y) and writes dw (in w). `workspace`: at
+/// least rat_onednn_workspace_bytes, 64-byte aligned, its contents not kept between runs.
+void rat_onednn_run(struct rat_onednn_convolution *convolution, float *x, float *w, float *y, void *workspace);
+
+/// oneDNN's name for the implementation it chose (e.g. "jit:avx512_core").
+const char *rat_onednn_implementation(const struct rat_onednn_convolution *convolution);
+
+/// Bytes of workspace a run needs: the blocked copies and the scratchpad.
+long rat_onednn_workspace_bytes(const struct rat_onednn_convolution *convolution);
+
+void rat_onednn_destroy(struct rat_onednn_convolution *convolution);
+
+/// The OpenMP thread count of oneDNN's parallel regions (oneDNN 2.6 from Debian is built
+/// with OpenMP): set to rat's worker count so it does not fight rat's own loops.
+void rat_onednn_set_threads(int threads);
+
+#endif

@@ -1,0 +1,24 @@
+import Foundation
+
+/// How this process was started: by an MPI launcher or not. Read from the environment the
+/// launchers set, so that a plain `rat` never initialises MPI (nor pays its start-up).
+public enum Launch {
+    /// Environment variables that Open MPI's `mpirun` (and Slurm's `srun --mpi=pmix`,
+    /// through PMIx) set in every process it starts.
+    public static let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK"]
+
+    public static var underMPI: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return launcherVariables.contains { environment[$0] != nil }
+    }
+
+    /// MPI_COMM_WORLD when started by an MPI launcher, else the group of one.
+    public static func communicator() -> any Communicator {
+        underMPI ? MPICommunicator.world() : SingleProcess()
+    }
+
+    /// Ends MPI if this process started it (every rank, after its last collective).
+    public static func finish(_ communicator: any Communicator) {
+        if communicator is MPICommunicator { MPICommunicator.finalize() }
+    }
+}

@@ -44,8 +44,6 @@ let package = Package(
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/System/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CMPI", path: "Sources/System/CMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libopenmpi-dev"])]),
 
         // Recipe → planner → graph (+ autodiff) → executor → kernels.
         .target(name: "Recipe", dependencies: ["CYAML", "Attacks", "Objectives", "Models"]),
@@ -73,6 +71,10 @@ let package = Package(
         .target(name: "Checkpoints"),
         // Processes training or sweeping together (MPI when launched by mpirun, else a group of
         // one). Not named `Distributed`: the toolchain has a module of that name.
+        // Open MPI is loaded at run time (dlopen), only under mpirun: a plain rat links no MPI
+        // library and starts as fast as without it. Its header is Debian's <mpi/mpi.h>
+        // (libopenmpi-dev); the library is libmpi.so.40 (libopenmpi3).
+        .target(name: "CMPI", path: "Sources/System/CMPI"),
         .target(name: "Collective", dependencies: ["CMPI"], path: "Sources/Distributed"),
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
                                                  "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective"],

@@ -31,7 +31,7 @@ struct AllReduceTiming: ParsableCommand {
     }
 
     func run() throws {
-        let communicator = Launch.communicator()
+        let communicator = try Launch.communicator()
         defer { Launch.finish(communicator) }
         if communicator.isRoot {
             print("ranks \(communicator.size); median of \(repeats) all-reduces (MPI_Allreduce, float32 sum, in place)")
@@ -83,7 +83,7 @@ struct DealCheck: ParsableCommand {
     var oddItemSeconds = 0.2
 
     func run() throws {
-        let communicator = Launch.communicator()
+        let communicator = try Launch.communicator()
         do {
             try dealWork(count: items, ranksPerRun: ranksPerRun, communicator: communicator) { item, group in
                 if item % 2 == 1 { Thread.sleep(forTimeInterval: oddItemSeconds) }

@@ -36,7 +36,11 @@ struct Train: ParsableCommand, BLASSettingsCommand {
     func run() throws {
         let recipe = try overrides.load(recipe)
         // Under mpirun every rank runs this; without it, MPI is never initialised.
-        let communicator = Launch.communicator()
+        let communicator: any Communicator
+        do { communicator = try Launch.communicator() } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
         let display = ProgressDisplay()
         var built: Trainer?
         var failure: (any Error)?

@@ -12,9 +12,10 @@ public enum Launch {
         return launcherVariables.contains { environment[$0] != nil }
     }
 
-    /// MPI_COMM_WORLD when started by an MPI launcher, else the group of one.
-    public static func communicator() -> any Communicator {
-        underMPI ? MPICommunicator.world() : SingleProcess()
+    /// MPI_COMM_WORLD when started by an MPI launcher, else the group of one. Throws when
+    /// a launcher started this process but Open MPI's library cannot be loaded.
+    public static func communicator() throws(MPIUnavailable) -> any Communicator {
+        underMPI ? try MPICommunicator.world() : SingleProcess()
     }
 
     /// Ends MPI if this process started it (every rank, after its last collective).

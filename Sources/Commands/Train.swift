@@ -29,12 +29,20 @@ struct Train: ParsableCommand, BLASSettingsCommand {
     @Option(help: .hidden)
     var everyRankWeights: String?
 
+    /// The recipe as `overrides.load` gives it, its diagnostics left unprinted; an error still exits 1.
+    private func quietlyLoaded() throws -> Recipe {
+        let loaded = try overrides.loadUnchecked(recipe)
+        if check(loaded, options: CheckOptions(inspectDataset: true)).contains(where: { $0.severity == .error }) { throw ExitCode(1) }
+        return loaded
+    }
+
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume continues a run and --overwrite replaces it: choose one") }
     }
 
     func run() throws {
-        let recipe = try overrides.load(recipe)
+        // Under mpirun, rank 0 alone prints the recipe's warnings (every rank finds the same).
+        let recipe = (Launch.launcherRank ?? 0) == 0 ? try overrides.load(recipe) : try quietlyLoaded()
         // Under mpirun every rank runs this; without it, MPI is never initialised.
         let communicator: any Communicator
         do { communicator = try Launch.communicator() } catch {

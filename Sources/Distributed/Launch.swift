@@ -12,6 +12,12 @@ public enum Launch {
         return launcherVariables.contains { environment[$0] != nil }
     }
 
+    /// This process's rank as the launcher set it (before MPI is initialised), nil without one.
+    public static var launcherRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"]).flatMap { Int($0) }
+    }
+
     /// MPI_COMM_WORLD when started by an MPI launcher, else the group of one. Throws when
     /// a launcher started this process but Open MPI's library cannot be loaded.
     public static func communicator() throws(MPIUnavailable) -> any Communicator {

@@ -59,7 +59,8 @@ struct AllReduceTiming: ParsableCommand {
             let n = Double(communicator.size)
             let bus = n > 1 ? bytes * 2 * (n - 1) / n / slowest / 1e9 : 0
             if communicator.isRoot {
-                print(String(format: "%-16@ %12d %7.1f %11.3f %10.2f", name, count, bytes / 1e6, slowest * 1e3, bus))
+                print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: " %12d %7.1f %11.3f %10.2f", count, bytes / 1e6, slowest * 1e3, bus))
             }
         }
     }

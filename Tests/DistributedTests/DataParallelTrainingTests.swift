@@ -43,8 +43,8 @@ struct DataParallelTraining {
     func syncBatchNormMatchesSingleProcess() throws {
         let folder = temporaryFolder("syncbn")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let data = try tinyDataset(in: folder, train: 128)  // 2 steps: small-cnn is the slow one
-        let extra = ["distributed.sync_bn=true"]
+        let data = try tinyDataset(in: folder, train: 32)  // 2 steps of 16: small-cnn is the slow one
+        let extra = ["distributed.sync_bn=true", "schedule.batch=16"]
         let single = try MPIJob.run(ranks: nil, trainArguments(data: data, output: folder + "/single", model: "small-cnn", extra: extra))
         let parallel = try MPIJob.run(ranks: 2, trainArguments(data: data, output: folder + "/parallel", model: "small-cnn", extra: extra))
         #expect(single.status == 0, "\(single.output)")

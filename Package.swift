@@ -73,8 +73,15 @@ let package = Package(
         // Attacks drive compiled graphs from host-side loops: training and evaluation share them.
         .target(name: "Attacks", dependencies: ["Graph", "Models", "Objectives", "Executor"], swiftSettings: fastMath),
         .target(name: "Checkpoints"),
+        // Processes training or sweeping together (MPI when launched by mpirun, else a group of
+        // one). Not named `Distributed`: the toolchain has a module of that name.
+        // Open MPI is loaded at run time (dlopen), only under mpirun: a plain rat links no MPI
+        // library and starts as fast as without it. Its header is Debian's <mpi/mpi.h>
+        // (libopenmpi-dev); the library is libmpi.so.40 (libopenmpi3).
+        .target(name: "CMPI", path: "Sources/System/CMPI"),
+        .target(name: "Collective", dependencies: ["CMPI"], path: "Sources/Distributed"),
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
-                                                 "Objectives", "Attacks", "Loader", "Shards", "Checkpoints"],
+                                                 "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective"],
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
 
@@ -83,7 +90,7 @@ let package = Package(
         .target(name: "Commands", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
-            "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation",
+            "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation", "Collective",
         ]),
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"), "Commands",
@@ -99,6 +106,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner", "Attacks", "Executor"]),
         .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Graph", "Models", "Objectives", "Executor"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Collective", "Data", "Checkpoints"]),
         .testTarget(name: "CommandsTests", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Commands", "Evaluation", "Recipe", "Training", "Checkpoints", "Shards", "Data",

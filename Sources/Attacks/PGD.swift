@@ -31,6 +31,14 @@ public struct PGD: Attack {
     }
 
     public func perturb(_ model: AttackedModel, images: [Float], labels: [Int32], rng: inout SplitMix64) throws -> [Float] {
+        try perturb(model, images: images, labels: labels, rng: &rng, rows: nil)
+    }
+
+    /// `rows`: where this batch sits in a larger one split over data-parallel ranks (the
+    /// first row's index and the whole batch's row count); the random starts are then those
+    /// the whole batch draws for these rows, whatever the split.
+    public func perturb(_ model: AttackedModel, images: [Float], labels: [Int32], rng: inout SplitMix64,
+                        rows: (first: Int, of: Int)?) throws -> [Float] {
         let graph = try model.stepGraph(loss, threat)
         try graph.setInput("input/clean", images)
         try graph.setInput("label", model.oneHot(labels))
@@ -39,7 +47,10 @@ public struct PGD: Attack {
         var best = images
         var fooled = [Bool](repeating: false, count: labels.count)
         for restart in 0..<restarts {
+            let perImage = start.drawsPerImage(values: model.imageSize)
+            if let rows { rng.skip(rows.first * perImage) }
             _ = x.update(fromContentsOf: start.point(images, count: model.batch, &rng))
+            if let rows { rng.skip((rows.of - rows.first - model.batch) * perImage) }
             for _ in 0..<steps {
                 try graph.run()
                 _ = x.update(fromContentsOf: graph.output(0))

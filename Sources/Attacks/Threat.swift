@@ -64,6 +64,20 @@ public enum AttackStart: Hashable, Sendable {
     /// start x + ε·t/‖t‖∞ with t uniform in [−1, 1]; ℓ2: x + ε·t/‖t‖₂ with t Gaussian), clamped.
     case sphere(norm: Norm, epsilon: Double)
 
+    /// How many `next()` calls `point` makes per image of D values (uniform: 1, normal: 2),
+    /// so that a rank holding rows r..<r+n of a larger batch draws exactly what those rows
+    /// draw in the whole batch (`SplitMix64.skip`).
+    public func drawsPerImage(values d: Int) -> Int {
+        switch self {
+        case .clean: 0
+        case .normal: 2 * d
+        case .uniform(.linf, _): d
+        case .uniform(.l2, _): 2 * d + 1
+        case .sphere(.linf, _): d
+        case .sphere(.l2, _): 2 * d
+        }
+    }
+
     /// The starting batch for images [N, D] (D values per image), from a keyed generator.
     public func point(_ images: [Float], count n: Int, _ rng: inout SplitMix64) -> [Float] {
         let d = images.count / Swift.max(n, 1)

@@ -10,6 +10,8 @@ public struct Recipe: Equatable, Sendable {
     public var noise: NoiseSpec
     public var loss: LossSpec
     public var awp: AWPSpec
+    /// How data-parallel ranks (mpirun) train together; no effect in a single process.
+    public var distributed: DistributedSpec
     public var optim: OptimSpec
     public var schedule: ScheduleSpec
     public var eval: EvalSpec
@@ -29,6 +31,7 @@ public struct Recipe: Equatable, Sendable {
         noise = NoiseSpec()
         loss = .paper
         awp = AWPSpec()
+        distributed = DistributedSpec()
         optim = OptimSpec()
         schedule = ScheduleSpec()
         eval = EvalSpec(threat: threat)
@@ -38,7 +41,7 @@ public struct Recipe: Equatable, Sendable {
     }
 
     static let keys = ["name", "extends", "data", "model", "threat", "attack", "noise", "loss", "awp",
-                       "optim", "schedule", "eval", "seed", "output"]
+                       "distributed", "optim", "schedule", "eval", "seed", "output"]
 
     /// Sections every complete recipe states, directly or through `extends`: what is trained on what.
     static let requiredSections = ["data", "model"]
@@ -60,6 +63,7 @@ public struct Recipe: Equatable, Sendable {
         if let section = reader.child("noise") { noise = try NoiseSpec(from: section) }
         if let section = reader.child("loss") { loss = try LossSpec(from: section) }
         if let section = reader.child("awp") { awp = try AWPSpec(from: section) }
+        if let section = reader.child("distributed") { distributed = try DistributedSpec(from: section) }
         if let section = reader.child("optim") { optim = try OptimSpec(from: section) }
         if let section = reader.child("schedule") { schedule = try ScheduleSpec(from: section) }
         eval = try reader.child("eval").map { try EvalSpec(from: $0, threat: threat) } ?? EvalSpec(threat: threat)

@@ -57,6 +57,12 @@ public func renderYAML(_ recipe: Recipe) -> String {
     out.line("warmup", "\(recipe.awp.warmup)", indent: 1)
     out.line("proxy_lr", formatNumber(recipe.awp.proxyLR), indent: 1)
 
+    // Written only when set: recipe.yaml of runs from before the key stays the same.
+    if recipe.distributed != DistributedSpec() {
+        out.section("distributed")
+        out.line("sync_bn", "\(recipe.distributed.syncBN)", indent: 1)
+    }
+
     out.section("optim")
     let optim = recipe.optim
     out.line("kind", optim.kind.rawValue, indent: 1)

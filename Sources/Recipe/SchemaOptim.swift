@@ -23,6 +23,21 @@ public struct AWPSpec: Equatable, Sendable {
     }
 }
 
+/// Data-parallel training under mpirun (docs/distributed.md).
+public struct DistributedSpec: Equatable, Sendable {
+    /// BatchNorm statistics of the whole global batch instead of each rank's share.
+    public var syncBN: Bool = false
+
+    public init() {}
+
+    static let keys = ["sync_bn"]
+
+    init(from node: YAMLNode) throws {
+        let reader = try MappingReader(node, path: "distributed", known: DistributedSpec.keys)
+        syncBN = try reader.bool("sync_bn", default: syncBN)
+    }
+}
+
 public struct OptimSpec: Equatable, Sendable {
     public enum Kind: String, CaseIterable, Sendable { case sgd }
 

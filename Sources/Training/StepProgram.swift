@@ -1,6 +1,7 @@
 import Executor
 import Foundation
 import Attacks
+import Collective
 import Graph
 import Models
 import Objectives
@@ -73,8 +74,12 @@ public final class StepProgram {
     /// Runs one step on a batch (images [N,C,H,W] in [0,1], labels [N]) and, if `update`,
     /// applies it to `state`. Afterwards the graphs still hold this step's inputs and
     /// outputs (noise, adversarial batch, views, gradients) for inspection.
+    /// With `parallel`, the batch is this rank's share of the global batch: the attack's random
+    /// starts are those of its rows in the global batch, and gradients, BN statistics and the
+    /// reported losses are averaged over the ranks (one all-reduce) before the update.
     public func step(_ state: inout TrainState, images: [Float], labels: [Int32], lr: Double,
-                     update: Bool = true) throws -> Report {
+                     update: Bool = true, parallel: DataParallel? = nil) throws -> Report {
+        let parallel = parallel.flatMap { $0.splitsBatch ? $0 : nil }
         let seed = UInt64(bitPattern: Int64(recipe.seed))
         let onehot = oneHot(labels)
 
@@ -97,11 +102,13 @@ public final class StepProgram {
                 }
             }
             var initRng = keyedGenerator(seed: seed, epoch: state.epoch, batch: state.batch, purpose: 2)
-            adversarial = try trainingAttack.perturb(attacked, images: images, labels: labels, rng: &initRng)
+            adversarial = try trainingAttack.perturb(attacked, images: images, labels: labels, rng: &initRng,
+                                                     rows: parallel.map { ($0.firstRow, $0.globalBatch) })
         }
 
         // 3. AWP: move w to w + γ·v before the loss, take the step there, move back after.
-        let perturbation = try adversarialWeightPerturbation(state, images: images, adversarial: adversarial, onehot: onehot)
+        let perturbation = try adversarialWeightPerturbation(state, images: images, adversarial: adversarial, onehot: onehot,
+                                                           parallel: parallel)
         for (name, v) in perturbation { add(v, to: &state.parameters[name]!, sign: 1) }
         defer { for (name, v) in perturbation { add(v, to: &state.parameters[name]!, sign: -1) } }
 
@@ -113,9 +120,14 @@ public final class StepProgram {
         for term in training.terms { try loss.setInput("weight/\(term.name)", [Float(term.weight)]) }
         try loss.run()
 
-        let total = Double(loss.output(training.layout.total)[0])
+        // Data-parallel: the ranks' gradients, statistics and losses averaged in one all-reduce.
+        var fused = parallel.map { _ in FusedStepOutputs(loss: loss, training: training) }
+        if let parallel { parallel.average(&fused!.values) }
+        let total = fused?.total ?? Double(loss.output(training.layout.total)[0])
         var terms = [String: Double]()
-        for (k, term) in training.terms.enumerated() { terms[term.name] = Double(loss.output(training.layout.terms.lowerBound + k)[0]) }
+        for (k, term) in training.terms.enumerated() {
+            terms[term.name] = fused?.term(k) ?? Double(loss.output(training.layout.terms.lowerBound + k)[0])
+        }
         guard total.isFinite else {
             let culprit = training.terms.first { !(terms[$0.name] ?? .nan).isFinite }?.name ?? "total"
             throw TrainingError("loss is \(total) at epoch \(state.epoch + 1), batch \(state.batch + 1) (step \(state.step + 1)); "
@@ -123,7 +135,7 @@ public final class StepProgram {
         }
         // 5. Update (at the perturbed weights, as the AWP reference does; the deferred
         //    restore then subtracts γ·v).
-        if update { apply(to: &state, lr: lr) }
+        if update { apply(to: &state, lr: lr, averaged: fused) }
         return Report(total: total, terms: terms)
     }
 
@@ -131,8 +143,10 @@ public final class StepProgram {
     /// negated zeroth-order loss gives Δ = proxy_lr·∇L; for every weight with more than one
     /// dimension, v = ‖w‖/(‖Δ‖ + 1e-20)·Δ. Returns γ·v per weight, empty before the warm-up
     /// ends (the reference's 1-based `epoch >= awp_warmup`).
+    /// Data-parallel, the proxy gradients are averaged over the ranks first (a second
+    /// all-reduce, only with AWP), so every rank perturbs its weights alike.
     public func adversarialWeightPerturbation(_ state: TrainState, images: [Float], adversarial: [Float],
-                                       onehot: [Float]) throws -> [String: [Float]] {
+                                       onehot: [Float], parallel: DataParallel? = nil) throws -> [String: [Float]] {
         guard let proxy, let proxyGraph, state.epoch + 1 >= recipe.awp.warmup else { return [:] }
         for p in proxyGraph.parameters { try proxy.setInput(p.name, state.parameters[p.name]!) }
         if proxy.declares("input/clean") { try proxy.setInput("input/clean", images) }
@@ -142,8 +156,19 @@ public final class StepProgram {
         try proxy.run()
         var perturbation = [String: [Float]]()
         let (gamma, proxyLR) = (recipe.awp.gamma, recipe.awp.proxyLR)
-        for (i, p) in proxyGraph.parameters.enumerated() where p.shape.count > 1 && p.name.hasSuffix("weight") {
-            let gradient = proxy.output(proxyGraph.layout.gradients.lowerBound + i)
+        let perturbed = proxyGraph.parameters.enumerated().filter { $0.element.shape.count > 1 && $0.element.name.hasSuffix("weight") }
+        var gradients = perturbed.map { Array(proxy.output(proxyGraph.layout.gradients.lowerBound + $0.offset)) }
+        if let parallel, parallel.splitsBatch {
+            var fused = gradients.flatMap { $0 }
+            parallel.average(&fused)
+            var offset = 0
+            for k in gradients.indices {
+                gradients[k] = Array(fused[offset..<offset + gradients[k].count])
+                offset += gradients[k].count
+            }
+        }
+        for (k, (_, p)) in perturbed.enumerated() {
+            let gradient = gradients[k]
             let w = state.parameters[p.name]!
             let weightNorm = w.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
             let stepNorm = proxyLR * gradient.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
@@ -157,17 +182,29 @@ public final class StepProgram {
         for i in w.indices { w[i] += sign * v[i] }
     }
 
-    func apply(to state: inout TrainState, lr: Double) {
+    /// SGD on the loss graph's gradients, or on their average over the ranks (`averaged`).
+    func apply(to state: inout TrainState, lr: Double, averaged: FusedStepOutputs? = nil) {
         let o = recipe.optim
+        // The update reads an output slot: the loss graph's own, or its place in the fused buffer.
+        func withOutput(_ slot: Int, _ fusedRange: (FusedStepOutputs) -> Range<Int>, _ body: (UnsafeBufferPointer<Float>) -> Void) {
+            if let averaged {
+                averaged.values.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[fusedRange(averaged)])) }
+            } else {
+                body(loss.output(slot))
+            }
+        }
         for (i, p) in training.parameters.enumerated() {
-            sgdUpdate(weights: &state.parameters[p.name]!, gradient: loss.output(training.layout.gradients.lowerBound + i),
-                      velocity: &state.momentum[p.name]!, lr: Float(lr), momentum: Float(o.momentum),
-                      weightDecay: Float(o.weightDecay), nesterov: o.nesterov)
+            withOutput(training.layout.gradients.lowerBound + i, { $0.gradients[i] }) { gradient in
+                sgdUpdate(weights: &state.parameters[p.name]!, gradient: gradient,
+                          velocity: &state.momentum[p.name]!, lr: Float(lr), momentum: Float(o.momentum),
+                          weightDecay: Float(o.weightDecay), nesterov: o.nesterov)
+            }
         }
         // Running statistics, PyTorch's rule: momentum 0.1, unbiased variance.
         for (k, s) in training.statistics.enumerated() {
-            let mean = loss.output(training.layout.statistics.lowerBound + 2 * k)
-            let variance = loss.output(training.layout.statistics.lowerBound + 2 * k + 1)
+            var (mean, variance) = ([Float](), [Float]())
+            withOutput(training.layout.statistics.lowerBound + 2 * k, { $0.statistics[2 * k] }) { mean = Array($0) }
+            withOutput(training.layout.statistics.lowerBound + 2 * k + 1, { $0.statistics[2 * k + 1] }) { variance = Array($0) }
             let unbias = Float(s.elementsPerChannel) / Float(max(s.elementsPerChannel - 1, 1))
             update(&state.buffers["\(s.layer).running_mean"]!) { c, old in 0.9 * old + 0.1 * mean[c] }
             update(&state.buffers["\(s.layer).running_var"]!) { c, old in 0.9 * old + 0.1 * variance[c] * unbias }

@@ -1,3 +1,4 @@
+import Collective
 import Executor
 import Foundation
 import Graph
@@ -21,14 +22,18 @@ public final class Trainer {
     public let recipe: Recipe
     public let runDirectory: String
     let program: StepProgram
-    let evaluator: RobustnessEvaluator
+    /// Validation runs on rank 0 only (the other ranks wait for it in the next step).
+    let evaluator: RobustnessEvaluator?
+    /// The ranks this run trains on (one, without mpirun) and each one's share of the batch.
+    public let parallel: DataParallel
+    var isRoot: Bool { parallel.communicator.isRoot }
     let train: BatchLoader
     let validation: SplitData
-    public private(set) var state: TrainState
+    public internal(set) var state: TrainState
     let log: (String) -> Void
     let progress: (Progress) -> Void
-    /// Held while this trainer exists: one writer per run folder.
-    let lock: RunLock
+    /// Held while this trainer exists: one writer per run folder (rank 0, the only writer).
+    let lock: RunLock?
     /// The interrupted epoch's loss sums, samples and seconds before a resume.
     var epochSoFar = EpochTotals()
     var training: TrainingGraph { program.training }
@@ -42,30 +47,51 @@ public final class Trainer {
         public var secondsLeft: Double
     }
 
+    /// With a `communicator` of several ranks (mpirun), every rank builds its own trainer and
+    /// trains its share of each batch; rank 0 alone logs, evaluates and writes the run folder.
+    /// Nothing here communicates, so a rank's error cannot leave the others waiting: callers
+    /// agree that every rank built its trainer before `run`.
     public init(recipe: Recipe, resume: Bool = false, overwrite: Bool = false, compiler: @escaping GraphCompiler = fastCompiler,
+                communicator: any Communicator = SingleProcess(),
                 log: @escaping (String) -> Void, progress: @escaping (Progress) -> Void = { _ in }) throws {
         self.recipe = recipe
-        self.log = log
-        self.progress = progress
+        // Only rank 0 speaks (every message below is the same on every rank).
+        let say: (String) -> Void = communicator.isRoot ? log : { _ in }
+        self.log = say
+        self.progress = communicator.isRoot ? progress : { _ in }
         runDirectory = recipe.output
         let output = recipe.locations.location(of: "output")
         guard recipe.schedule.batch >= 1, recipe.schedule.epochs >= 1 else {
             let key = recipe.schedule.batch < 1 ? "schedule.batch" : "schedule.epochs"
             throw TrainingError("\(recipe.locations.location(of: key)): '\(key)' must be ≥ 1")
         }
+        let setup = try RunSetup(recipe: recipe)
+        // sync_bn: BN statistics of the global batch. Until the graph can all-reduce them,
+        // every rank computes the whole batch (correct, identical, but no faster than one rank).
+        let hasBatchNorm = !setup.model.forwardGraph(inputShape: setup.inputShape, mode: .eval).buffers.isEmpty
+        if recipe.distributed.syncBN && !hasBatchNorm {
+            say("warning: \(recipe.locations.location(of: "distributed.sync_bn")): distributed.sync_bn is set but model "
+                + "'\(recipe.model.name)' has no BatchNorm: there is nothing to synchronise")
+        }
+        let replicated = recipe.distributed.syncBN && hasBatchNorm && communicator.size > 1
+        if replicated {
+            say("note: distributed.sync_bn: each of the \(communicator.size) ranks computes the whole batch of \(recipe.schedule.batch) "
+                + "(exact synchronised BN; in-graph synchronisation is not implemented yet, so this is no faster than one rank)")
+        }
+        parallel = try DataParallel(communicator: communicator, globalBatch: recipe.schedule.batch,
+                                    location: "\(recipe.locations.location(of: "schedule.batch"))", replicated: replicated)
         // Checked before anything is created: a mistaken --resume leaves no folder behind.
-        if resume, !FileManager.default.fileExists(atPath: runDirectory + "/last.safetensors") {
+        if resume, communicator.isRoot, !FileManager.default.fileExists(atPath: runDirectory + "/last.safetensors") {
             throw TrainingError("\(output): --resume: there is no earlier run in '\(runDirectory)' (no last.safetensors); "
                                 + "start it without --resume")
         }
-        let setup = try RunSetup(recipe: recipe)
         var trainSplit = try setup.split(recipe.data.splits.train, key: "data.splits.train")
         // Checkpoint selection needs its split: the dataset's own, or `data.val` images carved
         // out of train (keyed by the seed) when the dataset has none. Missing is an error.
         let selectSplit = recipe.eval.select.split.rawValue
         if selectSplit == "val" && recipe.data.val > 0 && !setup.dataset.splitNames.contains(selectSplit) {
             (trainSplit, validation) = try trainSplit.carving(recipe.data.val, as: "val", seed: setup.seed)
-            log("validation: \(recipe.data.val) images carved out of '\(recipe.data.splits.train)' (seed \(recipe.seed))")
+            say("validation: \(recipe.data.val) images carved out of '\(recipe.data.splits.train)' (seed \(recipe.seed))")
         } else {
             validation = try setup.split(selectSplit, key: "eval.select.split")
         }
@@ -76,13 +102,22 @@ public final class Trainer {
                                 + "the '\(recipe.data.splits.train)' split (\(trainSplit.count) images): nothing would be trained")
         }
         // Compiled only once the data are known to fit (a huge batch would allocate a huge arena).
-        program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+        // Each rank's graphs take its share of the batch; the loader still yields global batches.
+        let shareShape = [parallel.localBatch] + setup.inputShape.dropFirst()
+        program = try StepProgram(recipe: recipe, model: setup.model, inputShape: shareShape, classes: setup.classes,
                                   compiler: compiler)
         let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
-        evaluator = try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
-                                            attacks: selected, compiler: compiler)
+        evaluator = communicator.isRoot
+            ? try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
+                                      attacks: selected, compiler: compiler)
+            : nil
         train = setup.trainLoader(trainSplit)
         state = setup.initialState(program)
+        // The other ranks receive rank 0's state when `run` starts; they touch no file.
+        guard communicator.isRoot else {
+            lock = nil
+            return
+        }
 
         do { try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw TrainingError("\(output): cannot create output folder '\(runDirectory)': \(error.localizedDescription)")
@@ -167,6 +202,8 @@ public final class Trainer {
     public func run(stop: StopFlag = StopFlag(), maxSteps: Int? = nil) throws -> Bool {
         let epochs = recipe.schedule.epochs
         var stepsThisRun = 0
+        // Every rank starts from rank 0's weights (fresh or resumed), whatever N wrote them.
+        if parallel.ranks > 1 { shareState(from: 0) }
         while state.epoch < epochs {
             let lr = recipe.optim.lr * recipe.schedule.lr.factor(atEpoch: state.epoch, of: epochs)
             let started = Date()
@@ -178,12 +215,15 @@ public final class Trainer {
                 if stop.requested || maxSteps.map({ stepsThisRun >= $0 }) == true {
                     var stopped = totals
                     stopped.seconds += Date().timeIntervalSince(started)
-                    try saveCheckpoint(state, to: lastPath, metadata: stopped.metadata)
+                    if isRoot { try saveCheckpoint(state, to: lastPath, metadata: stopped.metadata) }
                     log("stopped at epoch \(state.epoch + 1), batch \(state.batch + 1); resume with --resume")
                     return false
                 }
                 let report: StepProgram.Report
-                do { report = try program.step(&state, images: batch.images, labels: batch.labels, lr: lr) } catch let error as TrainingError {
+                let share = parallel.share(images: batch.images, labels: batch.labels)
+                do {
+                    report = try program.step(&state, images: share.images, labels: share.labels, lr: lr, parallel: parallel)
+                } catch let error as TrainingError {
                     let kept = FileManager.default.fileExists(atPath: lastPath)
                         ? " The last good checkpoint '\(lastPath)' is kept." : " No checkpoint had been written yet."
                     throw TrainingError(error.description + kept)
@@ -205,7 +245,14 @@ public final class Trainer {
             var metrics: [String: Any] = ["epoch": state.epoch + 1, "lr": lr, "seconds": totals.seconds,
                                           "samples_per_second": Double(totals.samples) / max(totals.seconds, 1e-9),
                                           "loss": totals.sums.mapValues { $0 / steps }]
+            // Every rank must hold the same weights: compared before anything is written.
+            if parallel.ranks > 1 { try compareWeightsAcrossRanks() }
             let evaluate = (state.epoch + 1) % max(recipe.eval.every, 1) == 0 || state.epoch + 1 == epochs
+            if !isRoot {
+                state.epoch += 1
+                state.batch = 0
+                continue
+            }
             if evaluate {
                 let accuracy = try accuracies(on: validation)
                 metrics["val"] = accuracy
@@ -239,7 +286,8 @@ public final class Trainer {
 
     /// Clean and selection-metric accuracy on a split (eval-mode BN).
     public func accuracies(on split: SplitData) throws -> [String: Double] {
-        try measureAccuracy(evaluator: evaluator, weights: state.parameters.merging(state.buffers) { a, _ in a },
+        guard let evaluator else { preconditionFailure("accuracies(on:) on rank \(parallel.communicator.rank): only rank 0 evaluates") }
+        return try measureAccuracy(evaluator: evaluator, weights: state.parameters.merging(state.buffers) { a, _ in a },
                             split: split, batch: recipe.schedule.batch, limit: recipe.eval.examples,
                             seed: UInt64(bitPattern: Int64(recipe.seed)))
     }

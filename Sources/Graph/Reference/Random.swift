@@ -15,6 +15,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Moves the stream `draws` calls of `next()` ahead in O(1) (SplitMix64's state is a
+    /// counter): a rank of a data-parallel run skips the draws of the rows before its own.
+    public mutating func skip(_ draws: Int) {
+        precondition(draws >= 0, "SplitMix64.skip(\(draws)): a stream only moves forward")
+        state &+= 0x9E37_79B9_7F4A_7C15 &* UInt64(draws)
+    }
+
     /// Uniform in [0, 1).
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
 

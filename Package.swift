@@ -79,7 +79,7 @@ let package = Package(
         // library and starts as fast as without it. Its header is Debian's <mpi/mpi.h>
         // (libopenmpi-dev); the library is libmpi.so.40 (libopenmpi3).
         .target(name: "CMPI", path: "Sources/System/CMPI"),
-        .target(name: "Collective", dependencies: ["CMPI"], path: "Sources/Distributed"),
+        .target(name: "Collective", dependencies: ["CMPI"], path: "Sources/Collective"),
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
                                                  "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective"],
                 swiftSettings: fastMath),

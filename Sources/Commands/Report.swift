@@ -53,5 +53,11 @@ func checkedRunRecipe(_ run: String, inspectDataset: Bool) throws -> Recipe {
                    + "and checkpoints into the recipe's output folder)")
         throw ExitCode(1)
     }
-    return try RecipeOverrides().load(run + "/recipe.yaml", inspectDataset: inspectDataset)
+    let recipe: Recipe
+    do { recipe = try RecipeLoader.load(path: run + "/recipe.yaml") } catch {
+        printError("\(error)")
+        throw ExitCode(1)
+    }
+    try requirePassingChecks(recipe, options: CheckOptions(inspectDataset: inspectDataset))
+    return recipe
 }

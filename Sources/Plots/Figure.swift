@@ -10,8 +10,8 @@ public protocol Panel: Sendable {
 public struct Figure: Sendable {
     public var panels: [any Panel]
     public var columns: Int
-    /// Lines of text under the panels (e.g. a warning), drawn in the note colour.
-    public var notes: [String] = []
+    /// Lines of text under the panels (what the figure shows, how it was computed), wrapped.
+    public var captions: [String] = []
 
     public init(panels: [any Panel], columns: Int = 2) {
         self.panels = panels
@@ -36,15 +36,28 @@ public struct Figure: Sendable {
             width = max(width, x)
             y += row.map(\.size.height).max() ?? 0
         }
-        for note in notes {
+        width = max(width, captions.isEmpty ? 0 : 360)
+        // Captions wrap at the figure's width (at least one panel's).
+        let characters = max(40, Int(max(width, 360) / (Style.smallFontSize * 0.58)) - 2)
+        for note in captions.flatMap({ wrapped($0, characters) }) {
             y += 16
-            body += "<text class=\"note\" x=\"8\" y=\"\(fmt(y))\" font-size=\"\(Style.fontSize)\" fill=\"\(Style.noteColour)\">"
+            body += "<text class=\"caption\" x=\"8\" y=\"\(fmt(y))\" font-size=\"\(Style.smallFontSize)\" fill=\"\(Style.axisColour)\">"
                 + "\(xmlEscaped(note))</text>\n"
         }
-        if !notes.isEmpty { y += 8 }
+        if !captions.isEmpty { y += 8 }
         return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(fmt(width))\" height=\"\(fmt(y))\" "
             + "viewBox=\"0 0 \(fmt(width)) \(fmt(y))\" font-family=\"\(Style.font)\" font-size=\"\(Style.fontSize)\">\n"
             + "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n" + body + "</svg>"
+    }
+
+    /// Words of `text` in lines of at most `width` characters.
+    func wrapped(_ text: String, _ width: Int) -> [String] {
+        var lines = [String](), line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width { lines.append(line); line = "" }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        return lines + (line.isEmpty ? [] : [line])
     }
 
     /// A standalone `.svg` file's text.

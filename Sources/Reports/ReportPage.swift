@@ -73,7 +73,7 @@ public func writeReport(runs urls: [URL], to output: URL) throws -> ReportOutcom
         html += "<p>Per epoch, from <code>metrics.jsonl</code>: loss terms are means over the epoch's steps; "
             + "validation accuracy is measured at the epoch's end on the validation split; step time is "
             + "1000 × batch ÷ samples per second.</p>\n"
-        html += "<div class=\"figure\">" + Figure(panels: panels, columns: 2).svgElement + "</div>\n"
+        html += "<div class=\"figure\">" + Figure(panels: panels, columns: 3).svgElement + "</div>\n"
     }
     html += "<h2>Evaluations</h2>\n"
     for (index, run) in runs.enumerated() {
@@ -151,7 +151,7 @@ func provenanceSection(_ run: RunFolder, showName: Bool) -> String {
 }
 
 let css = """
-body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
+body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1120px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}h3{font-size:1em}
 table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
 tr.meta td{color:#666;font-size:.85em}.meta{color:#666;font-size:.9em}

@@ -14,6 +14,9 @@ struct Report: ParsableCommand {
     @Option(help: "The page to write (default: RUN/report.html; required with several runs).")
     var output: String?
 
+    @Option(help: "Also write the training curves as a standalone SVG file.")
+    var svg: String?
+
     func run() throws {
         guard !runs.isEmpty else {
             printError("error: name at least one run folder")
@@ -33,6 +36,10 @@ struct Report: ParsableCommand {
         }
         for warning in outcome.warnings { printError("warning: \(warning)") }
         print("wrote \(outcome.page.path)")
+        if let svg, let curves = outcome.curves {
+            try Data(curves.svgDocument.utf8).write(to: URL(fileURLWithPath: svg), options: .atomic)
+            print("wrote \(svg)")
+        }
         if !outcome.drewSomething {
             printError("error: nothing to draw: no finished epoch and no stored evaluation (the page says so)")
             throw ExitCode(1)

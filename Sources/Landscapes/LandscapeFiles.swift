@@ -20,9 +20,10 @@ public func landscapeFigure(_ grids: [LandscapeGrid], kind: LandscapeKind, image
         } + grids.enumerated().map { index, grid in
             Series(name: grid.run + ", clean images", points: (grid.curve ?? []).map { ($0.alpha, $0.clean) }, style: index + 8)
         }
-        let xs = series.flatMap(\.points).map(\.x), ys = series.flatMap(\.points).map(\.y)
+        let ys = series.flatMap(\.points).map(\.y)
+        let r = grids.first?.curve?.last?.alpha ?? 1
         panels.append(LinePlot(title: "Along one filter-normalised direction",
-                               x: Axis.fitting(xs, label: "α (filter-normalised units)"),
+                               x: Axis(label: "α (filter-normalised units)", lower: -1.04 * r, upper: 1.04 * r),
                                y: Axis.fitting(ys, label: "mean cross-entropy (nats)", includeZero: true), series: series))
     }
     for grid in grids {

@@ -22,7 +22,9 @@ public struct Axis: Sendable {
         let finite = values.filter(\.isFinite)
         var low = finite.min() ?? 0, high = finite.max() ?? 1
         if high == low { low -= 1; high += 1 }
-        var axis = Axis(label: label, lower: low, upper: high)
+        // A little room so that the first and last markers do not sit on the frame.
+        let room = (high - low) * 0.04
+        var axis = Axis(label: label, lower: low - room, upper: high + room)
         axis.integerTicks = true
         return axis
     }

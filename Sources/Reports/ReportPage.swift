@@ -12,6 +12,8 @@ public struct ReportOutcome: Sendable {
     public var warnings: [String]
     /// False when nothing could be drawn (no metrics, no evaluations in any run).
     public var drewSomething: Bool
+    /// The training curves as drawn on the page (nil: no metrics), to save as an SVG file too.
+    public var curves: Figure?
 }
 
 /// Writes `run/report.html` for one run folder and returns its URL: the seam for other
@@ -45,6 +47,7 @@ public func writeReport(runs urls: [URL], to output: URL) throws -> ReportOutcom
             + (settings.count > 3 ? ", …" : "") + ")"
     }
     let panels = curvePanels(runs, labels: labels)
+    let curves = Figure(panels: panels, columns: 3)
     let drew = !panels.isEmpty || runs.contains { !$0.evaluations.isEmpty }
 
     var html = """
@@ -73,7 +76,7 @@ public func writeReport(runs urls: [URL], to output: URL) throws -> ReportOutcom
         html += "<p>Per epoch, from <code>metrics.jsonl</code>: loss terms are means over the epoch's steps; "
             + "validation accuracy is measured at the epoch's end on the validation split; step time is "
             + "1000 × batch ÷ samples per second.</p>\n"
-        html += "<div class=\"figure\">" + Figure(panels: panels, columns: 3).svgElement + "</div>\n"
+        html += "<div class=\"figure\">" + curves.svgElement + "</div>\n"
     }
     html += "<h2>Evaluations</h2>\n"
     for (index, run) in runs.enumerated() {
@@ -90,7 +93,7 @@ public func writeReport(runs urls: [URL], to output: URL) throws -> ReportOutcom
     html += "<p class=\"meta\">Written by <code>rat report</code>. Colours: Okabe–Ito palette (colour-blind safe).</p>\n</body></html>\n"
     try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
     try Data(html.utf8).write(to: output, options: .atomic)
-    return ReportOutcome(page: output, warnings: warnings, drewSomething: drew)
+    return ReportOutcome(page: output, warnings: warnings, drewSomething: drew, curves: panels.isEmpty ? nil : curves)
 }
 
 /// The keys where the runs' resolved recipes differ (the output folder aside), each with

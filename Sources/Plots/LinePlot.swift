@@ -120,13 +120,16 @@ public struct LinePlot: Panel {
         var rows: [[Int]] = [[]]
         var used = 0.0
         for (i, s) in series.enumerated() {
-            let w = 30 + textWidth(s.name, size: Style.smallFontSize) + 12
+            let w = 30 + textWidth(legendName(s), size: Style.smallFontSize) + 12
             if used + w > width - 20, !rows[rows.count - 1].isEmpty { rows.append([]); used = 0 }
             rows[rows.count - 1].append(i)
             used += w
         }
         return series.isEmpty ? [] : rows
     }
+
+    /// A series' name as the legend shows it: cut to the panel's width.
+    func legendName(_ s: Series) -> String { fitted(s.name, width: width - 20 - 30 - 12, size: Style.smallFontSize) }
 
     public var size: (width: Double, height: Double) {
         (width, plotHeight + Double(legendRows.count) * 16 + Double(missing.isEmpty ? 0 : missing.count + 1) * 14 + 6)
@@ -159,15 +162,15 @@ public struct LinePlot: Panel {
                 let dash = Style.dash(s.style).map { " stroke-dasharray=\"\($0)\"" } ?? ""
                 out += "<line x1=\"\(fmt(xPos))\" y1=\"\(fmt(lineY - 4))\" x2=\"\(fmt(xPos + 24))\" y2=\"\(fmt(lineY - 4))\" "
                     + "stroke=\"\(Style.colour(s.style))\" stroke-width=\"\(Style.lineWidth)\"\(dash)/>"
-                out += "<text x=\"\(fmt(xPos + 30))\" y=\"\(fmt(lineY))\" font-size=\"\(Style.smallFontSize)\">\(xmlEscaped(s.name))</text>"
-                xPos += 30 + textWidth(s.name, size: Style.smallFontSize) + 12
+                out += "<text x=\"\(fmt(xPos + 30))\" y=\"\(fmt(lineY))\" font-size=\"\(Style.smallFontSize)\">\(xmlEscaped(legendName(s)))</text>"
+                xPos += 30 + textWidth(legendName(s), size: Style.smallFontSize) + 12
             }
             lineY += 16
         }
         let notes = missing
         if !notes.isEmpty {
             let lines = ["\(notes.count) point\(notes.count == 1 ? "" : "s") not drawn (gap in the line):"] + notes
-            for line in lines {
+            for line in lines.map({ fitted($0, width: width - 20, size: Style.smallFontSize) }) {
                 out += "<text class=\"note\" x=\"14\" y=\"\(fmt(lineY))\" font-size=\"\(Style.smallFontSize)\" "
                     + "fill=\"\(Style.noteColour)\">\(xmlEscaped(line))</text>\n"
                 lineY += 14

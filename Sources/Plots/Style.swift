@@ -54,7 +54,15 @@ public func shortNumber(_ value: Double) -> String {
         if text.contains("e") { text = String(format: "%.4f", value) }
         return text
     }
-    return String(format: "%.0e", value).replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e")
+    // Two significant digits (3.5e-4, not 3e-4: neighbouring ticks must read differently).
+    return String(format: "%.1e", value).replacingOccurrences(of: ".0e", with: "e")
+        .replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e")
+}
+
+/// `text` cut to about `width` units, with an ellipsis where it was cut.
+func fitted(_ text: String, width: Double, size: Double) -> String {
+    let characters = Int(width / (size * 0.58))
+    return text.count <= characters ? text : String(text.prefix(max(characters - 1, 1))) + "…"
 }
 
 /// Estimated width of `text` at `size` (no font metrics in SVG; 0.58 em per character fits

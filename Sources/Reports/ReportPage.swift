@@ -43,8 +43,9 @@ public func writeReport(runs urls: [URL], to output: URL) throws -> ReportOutcom
     let differences = try distinguishingSettings(runs)
     let labels = runs.enumerated().map { index, run in
         let settings = differences.map { "\($0.path)=\($0.values[index] ?? "(absent)")" }
-        return runs.count == 1 || settings.isEmpty ? run.name : run.name + " (" + settings.prefix(3).joined(separator: ", ")
-            + (settings.count > 3 ? ", …" : "") + ")"
+        // The settings in the legend when they are short; the table above the curves has them all.
+        let label = run.name + " (" + settings.joined(separator: ", ") + ")"
+        return runs.count == 1 || settings.isEmpty || label.count > 48 ? run.name : label
     }
     let panels = curvePanels(runs, labels: labels)
     let curves = Figure(panels: panels, columns: 3)
@@ -105,9 +106,25 @@ func distinguishingSettings(_ runs: [RunFolder]) throws -> [(path: String, value
         Dictionary(try recipeDifferences(old: "{}", new: run.recipeText).compactMap { d in d.new.map { (d.path, $0) } },
                    uniquingKeysWith: { a, _ in a })
     }
-    let paths = Set(settings.flatMap(\.keys)).subtracting(["", "output"]).sorted()
+    // A list item's leaves are one setting (`loss.terms.2`: "kind=kl, name=taylor1, …"), so
+    // that a term one recipe lacks is one column, not one per key.
+    let grouped = settings.map { leaves -> [String: String] in
+        var items = [String: [(String, String)]]()
+        for (path, value) in leaves {
+            let parts = path.split(separator: ".").map(String.init)
+            guard let index = parts.firstIndex(where: { Int($0) != nil }), index < parts.count - 1 else {
+                items[path, default: []].append(("", value))
+                continue
+            }
+            items[parts[...index].joined(separator: "."), default: []].append((parts[(index + 1)...].joined(separator: "."), value))
+        }
+        return items.mapValues { entries in
+            entries.sorted { $0.0 < $1.0 }.map { $0.0.isEmpty ? $0.1 : "\($0.0)=\($0.1)" }.joined(separator: ", ")
+        }
+    }
+    let paths = Set(grouped.flatMap(\.keys)).subtracting(["", "output"]).sorted()
     return paths.compactMap { path in
-        let values = settings.map { $0[path] }
+        let values = grouped.map { $0[path] }
         return Set(values.map { $0 ?? "\u{0}" }).count > 1 ? (path, values) : nil
     }
 }

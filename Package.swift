@@ -85,12 +85,19 @@ let package = Package(
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
 
+        // Pictures: an SVG writer; run reports (HTML) and loss landscapes drawn with it.
+        .target(name: "Plots"),
+        .target(name: "Reports", dependencies: ["Plots", "Recipe"]),
+        .target(name: "Landscapes", dependencies: ["Plots", "Training", "Attacks", "Graph", "Models", "Recipe", "Loader", "Executor"],
+                swiftSettings: fastMath),
+
         // The commands are a library so that tests run them in-process; the executable is
         // a thin `main` (parse, re-execute with the OpenBLAS settings, run).
         .target(name: "Commands", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
             "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation", "Collective",
+            "Plots", "Reports", "Landscapes",
         ]),
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"), "Commands",
@@ -110,6 +117,12 @@ let package = Package(
         .testTarget(name: "CommandsTests", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Commands", "Evaluation", "Recipe", "Training", "Checkpoints", "Shards", "Data",
+        ]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
+        .testTarget(name: "ReportsTests", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Reports", "Landscapes", "Plots", "Recipe", "Training", "Attacks", "Executor", "Graph", "Loader",
+            "Shards", "Data",
         ]),
     ]
 )

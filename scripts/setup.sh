@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in libopenblas-dev libdnnl-dev libzstd-dev libyaml-dev zlib1g-dev pkg-config libopenmpi-dev openmpi-bin; do
+for pkg in libopenblas-dev libdnnl-dev libzstd-dev libyaml-dev zlib1g-dev pkg-config libopenmpi-dev openmpi-bin libxml2-utils; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

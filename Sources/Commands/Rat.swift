@@ -8,7 +8,8 @@ public struct Rat: ParsableCommand {
         commandName: "rat",
         abstract: "Adversarial-training research on a compiled, differentiable graph.",
         subcommands: [
-            Gradcheck.self, Check.self, ConfigCommand.self, DataCommand.self, Train.self, Eval.self, PlanCommand.self, Step.self, Bench.self, DistributedCommand.self,
+            Gradcheck.self, Check.self, ConfigCommand.self, DataCommand.self, Train.self, Eval.self, PlanCommand.self, Step.self, Bench.self,
+            Report.self, Landscape.self, DistributedCommand.self,
         ]
     )
 

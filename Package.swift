@@ -73,13 +73,16 @@ let package = Package(
                                                  "Objectives", "Attacks", "Loader", "Shards", "Checkpoints"],
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
+        // Paper tables: specs of rows × columns × seeds, their runs, costs and rendering.
+        .target(name: "Tables", dependencies: ["Recipe", "Training", "Evaluation", "Graph", "Planner", "Executor", "Models", "Kernels",
+                                               "Loader", "Shards"]),
 
         // The commands are a library so that tests run them in-process; the executable is
         // a thin `main` (parse, re-execute with the OpenBLAS settings, run).
         .target(name: "Commands", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
-            "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation",
+            "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation", "Tables",
         ]),
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"), "Commands",
@@ -95,6 +98,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Evaluation", "Checkpoints", "Recipe", "Models", "Graph", "Objectives", "Loader", "Planner", "Attacks", "Executor"]),
         .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Graph", "Models", "Objectives", "Executor"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TablesTests", dependencies: ["Tables", "Recipe", "Training"]),
         .testTarget(name: "CommandsTests", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Commands", "Evaluation", "Recipe", "Training", "Checkpoints", "Shards", "Data",

@@ -9,6 +9,7 @@ public struct Rat: ParsableCommand {
         abstract: "Adversarial-training research on a compiled, differentiable graph.",
         subcommands: [
             Gradcheck.self, Check.self, ConfigCommand.self, DataCommand.self, Train.self, Eval.self, PlanCommand.self, Step.self, Bench.self,
+            TableCommand.self,
         ]
     )
 

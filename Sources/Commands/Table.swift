@@ -36,7 +36,13 @@ struct TablePlanCommand: ParsableCommand, BLASSettingsCommand {
         let estimator = CostEstimator()
         var failed = false
         for path in tables {
-            let spec = try loadTableSpec(path)
+            // A bad table is reported and the others are still planned.
+            let spec: TableSpec
+            do { spec = try TableSpec.load(path: path) } catch {
+                printError("\(error)")
+                failed = true
+                continue
+            }
             do {
                 let runner = try TableRunner(spec: spec, runsRoot: runs)
                 print("\(path): \(spec.title) — \(runner.runs.count) runs (\(spec.rows.count) rows, seeds \(spec.seeds.map(String.init).joined(separator: ", ")))")
@@ -52,7 +58,10 @@ struct TablePlanCommand: ParsableCommand, BLASSettingsCommand {
                     let r = run.recipe
                     let settings = "\(r.model.name)\(r.model.options.isEmpty ? "" : " " + r.model.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
                         + " on \(r.data.name), \(r.threat.norm.rawValue) ε \(r.threat.eps.text) step \(r.threat.step.text) ×\(r.threat.steps), "
-                        + "loss " + r.loss.terms.map(\.name).joined(separator: "+") + (r.awp.enabled ? " +AWP" : "")
+                        + "loss " + r.loss.terms.map(\.name).joined(separator: "+")
+                        + (r.loss.params.isEmpty ? "" : " (" + r.loss.params.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
+                        + (r.noise.enabled ? ", noise σ \(r.noise.sigma)" : "")
+                        + (r.awp.enabled ? ", AWP γ \(r.awp.gamma) from epoch \(r.awp.warmup)" : "")
                         + ", \(r.schedule.epochs) epochs, batch \(r.schedule.batch), lr \(r.optim.lr), seed \(run.seed)"
                     print("  \(run.label) [seed \(run.seed)] hash \(run.hash.prefix(12)) \(state)\n    \(settings)\n    \(run.folder)")
                     guard !noCost else { continue }

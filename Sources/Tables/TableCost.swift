@@ -74,20 +74,21 @@ public final class CostEstimator {
         let validation = Double(images.val) * forwardPerImage * Double(1 + 3 * selectSteps) / rate
             / Double(max(recipe.eval.every, 1))
         // The table's cells: forward-pass equivalents per evaluated image and column.
-        let examples = Double(min(spec.examples ?? recipe.eval.examples ?? images.test, images.test))
-        var passes = 1.0
-        for column in spec.columns {
+        var forwardImages = 0.0
+        for column in spec.columns where column.kind.isAccuracy {
+            let examples = Double(min(column.examples ?? spec.examples ?? recipe.eval.examples ?? images.test, images.test))
             switch column.kind {
-            case .pgd20, .cw20, .transferPGD20, .transferCW20: passes += 1 + 3 * 20
+            case .clean: forwardImages += examples
+            case .pgd20, .cw20, .transferPGD20, .transferCW20: forwardImages += examples * (1 + 3 * 20)
             // APGD-CE 100, APGD-T 9×100, FAB-T 9×100 (3 passes per gradient step), Square 5000
             // queries: an upper bound, as each runs only on the points still robust.
-            case .aa: passes += 3 * (100 + 900 + 900) + 5000
+            case .aa: forwardImages += examples * (3 * (100 + 900 + 900) + 5000)
             default: break
             }
         }
         let checkpoints = spec.rows[run.row].checkpoint == .bestEver
             ? Double(2 + (recipe.eval.keepEvery > 0 ? recipe.schedule.epochs / recipe.eval.keepEvery : 0)) : 1
-        let evaluation = spec.rows[run.row].hidden ? 0 : examples * forwardPerImage * passes * checkpoints / rate
+        let evaluation = spec.rows[run.row].hidden ? 0 : forwardImages * forwardPerImage * checkpoints / rate
         return RunCost(stepGFLOP: stepGFLOP, stepsPerEpoch: images.train / recipe.schedule.batch, secondsPerStep: secondsPerStep,
                        validationSecondsPerEpoch: validation, evaluationSeconds: evaluation, epochs: recipe.schedule.epochs,
                        method: method, cores: workerCount)

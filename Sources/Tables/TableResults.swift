@@ -80,13 +80,10 @@ public struct TableResults: Sendable {
                   let record = try? JSONDecoder().decode(TrainingRecord.self, from: data) else { return nil }
             return Source(seed: run.seed, folder: run.folder, value: record.peakResidentMB, evalJSON: [], record: path)
         default:
-            var surrogate: TableRun?
-            if column.kind.isTransfer {
-                let name = runner.spec.rows[run.row].surrogate ?? column.surrogate
-                surrogate = runner.runs.first { runner.spec.rows[$0.row].label == name && $0.seed == run.seed }
-                guard let surrogate, (try? surrogate.state()) == .trained else { return nil }
-            }
-            let cell = try runner.cellKey(run, surrogate: surrogate)
+            guard let index = runner.spec.columns.firstIndex(where: { $0.title == column.title && $0.kind == column.kind }),
+                  let group = runner.cellGroups(of: run).first(where: { $0.columns.contains(index) }) else { return nil }
+            if let surrogate = group.surrogate, (try? surrogate.state()) != .trained { return nil }
+            let cell = try runner.cellKey(run, group)
             guard let data = FileManager.default.contents(atPath: cell.recordPath),
                   let record = try? JSONDecoder().decode(CellRecord.self, from: data),
                   let value = record.accuracy[column.kind.rawValue] else { return nil }

@@ -91,12 +91,9 @@ public final class TableRunner {
         let row = spec.rows[run.row]
         if row.hidden { return .finished(trained: trained, evaluated: 0) }
         var evaluated = 0
-        if spec.columns.contains(where: { $0.kind.isAccuracy && !$0.kind.isTransfer }) {
-            if try evaluateCell(run, surrogate: nil) { evaluated += 1 }
-        }
-        for surrogate in surrogateRuns(of: run) {
-            guard try surrogate.state() == .trained else { return .waitingForSurrogate(surrogate.folder) }
-            if try evaluateCell(run, surrogate: surrogate) { evaluated += 1 }
+        for group in cellGroups(of: run) {
+            if let surrogate = group.surrogate, try surrogate.state() != .trained { return .waitingForSurrogate(surrogate.folder) }
+            if try evaluateCells(run, group) { evaluated += 1 }
         }
         return .finished(trained: trained, evaluated: evaluated)
     }
@@ -127,16 +124,6 @@ public final class TableRunner {
         return failures
     }
 
-    /// The surrogate runs of `run`'s transfer columns: the named row at the same seed.
-    func surrogateRuns(of run: TableRun) -> [TableRun] {
-        let row = spec.rows[run.row]
-        let names = spec.columns.filter(\.kind.isTransfer).compactMap { row.surrogate ?? $0.surrogate }
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }.compactMap { name in
-            runs.first { spec.rows[$0.row].label == name && $0.seed == run.seed }
-        }
-    }
-
     // MARK: - training
 
     private func train(_ run: TableRun, state: RunState) throws -> Bool {
@@ -157,94 +144,6 @@ public final class TableRunner {
         let record = TrainingRecord(peakResidentMB: peakResidentMegabytes(), epochsTrainedHere: run.recipe.schedule.epochs - before)
         try write(record, to: run.recordsFolder + "/train.json")
         return true
-    }
-
-    // MARK: - evaluation
-
-    /// The recipe the cells are evaluated with: the run's, its `eval.attacks` set to the
-    /// table's columns (the selection metric kept when it is one of them).
-    func evaluationRecipe(_ run: TableRun, transfer: Bool) throws -> Recipe {
-        let kinds = spec.columns.map(\.kind).filter { $0.isTransfer == transfer }
-        var attacks = [String]()
-        for kind in kinds { if let attack = kind.attack, !attacks.contains(attack) { attacks.append(attack) } }
-        var overrides = run.overrides + ["eval.attacks=[\(attacks.joined(separator: ", "))]"]
-        if !attacks.contains(run.recipe.eval.select.metric) { overrides.append("eval.select.metric=clean") }
-        if let split = spec.split { overrides.append("eval.split=\(split)") }
-        var recipe = try spec.loadRecipe(spec.rows[run.row], overrides: overrides)
-        recipe.output = run.folder
-        return recipe
-    }
-
-    /// Where the record of a cell group (white-box, or transfer from `surrogate`) is: its key
-    /// hashes the rule, the evaluation recipe, split, examples and the checkpoints' bytes.
-    func cellKey(_ run: TableRun, surrogate: TableRun?) throws
-        -> (key: String, recordPath: String, recipe: Recipe, candidates: [(label: String, path: String)],
-            surrogateCheckpoint: String?, surrogateHash: String?) {
-        let row = spec.rows[run.row]
-        let recipe = try evaluationRecipe(run, transfer: surrogate != nil)
-        let candidates = try checkpoints(run, rule: row.checkpoint)
-        let surrogateCheckpoint = surrogate.map { FileManager.default.fileExists(atPath: $0.bestPath) ? $0.bestPath : $0.lastPath }
-        let surrogateHash = try surrogateCheckpoint.map(fileHash)
-        let hashes = try candidates.map { try fileHash($0.path) }
-        var keyed = recipe
-        keyed.output = ""   // where the runs root is does not change the numbers
-        let keyText = [row.checkpoint.rawValue, renderYAML(keyed), spec.split ?? "", spec.examples.map(String.init) ?? "",
-                       hashes.joined(separator: ","), surrogateHash ?? "white-box"].joined(separator: "|")
-        let key = (surrogate == nil ? "white-" : "transfer-") + fnv1aHex(Data(keyText.utf8))
-        return (key, run.recordsFolder + "/\(key).json", recipe, candidates, surrogateCheckpoint, surrogateHash)
-    }
-
-    /// Evaluates one cell group unless its record exists. Returns whether it evaluated.
-    func evaluateCell(_ run: TableRun, surrogate: TableRun?) throws -> Bool {
-        let cell = try cellKey(run, surrogate: surrogate)
-        if FileManager.default.fileExists(atPath: cell.recordPath) { return false }
-        let (recipe, candidates, key) = (cell.recipe, cell.candidates, cell.key)
-        let (surrogateCheckpoint, surrogateHash) = (cell.surrogateCheckpoint, cell.surrogateHash)
-        let row = spec.rows[run.row]
-        let recordPath = cell.recordPath
-
-        var options = EvaluationOptions(split: spec.split, examples: spec.examples)
-        options.storeIn = run.folder
-        if let surrogate, let surrogateCheckpoint {
-            options.transferFrom = (surrogateCheckpoint, surrogate.recipe)
-            log("  evaluating (transfer from \(surrogate.folder))")
-        } else {
-            log("  evaluating \(recipe.eval.attacks.map(\.name).joined(separator: ", "))")
-        }
-        let progress: (String) -> Void = { [log] in log("    " + $0) }
-        let chosen: (label: String, report: EvaluationReport)
-        var files = [String]()
-        if row.checkpoint == .bestEver {
-            let comparison = try compareCheckpoints(candidates, recipe: recipe, options: options, stop: stop, log: progress)
-            guard let best = comparison.bestEver else { throw TableError("\(run.folder): no checkpoint to compare") }
-            chosen = comparison.reports[best]
-            files = comparison.reports.compactMap(\.report.storedAt)
-        } else {
-            let report = try evaluate(recipe: recipe, checkpoint: candidates[0].path, options: options, stop: stop, log: progress)
-            chosen = (candidates[0].label, report)
-            files = report.storedAt.map { [$0] } ?? []
-        }
-        var accuracy = [String: Double]()
-        for (name, value) in chosen.report.accuracy {
-            let column = surrogate == nil || name == "clean" ? name : "transfer-" + name
-            if surrogate == nil || name != "clean" { accuracy[column] = value }
-        }
-        let record = CellRecord(key: key, rule: row.checkpoint.rawValue, checkpoint: chosen.report.checkpoint,
-                                checkpointLabel: chosen.label, checkpointHash: chosen.report.checkpointHash, evalJSON: files,
-                                accuracy: accuracy, surrogate: surrogate?.folder, surrogateCheckpointHash: surrogateHash)
-        try write(record, to: recordPath)
-        return true
-    }
-
-    /// The checkpoints a rule looks at: best (the last when no best was ever saved), last,
-    /// or every kept one for best-ever.
-    func checkpoints(_ run: TableRun, rule: TableSpec.CheckpointRule) throws -> [(label: String, path: String)] {
-        switch rule {
-        case .best:
-            return FileManager.default.fileExists(atPath: run.bestPath) ? [("best", run.bestPath)] : [("last (no best saved)", run.lastPath)]
-        case .last: return [("last", run.lastPath)]
-        case .bestEver: return try runCheckpoints(run.folder, .all)
-        }
     }
 }
 

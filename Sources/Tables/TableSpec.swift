@@ -52,6 +52,9 @@ public struct TableSpec: Sendable {
         public var location: SourceLocation
         /// Where the surrogate is named (the column otherwise).
         public var surrogateLocation: SourceLocation
+        /// Evaluate this column on the first N images (default: the table's `examples`): an
+        /// expensive column (AutoAttack) may use fewer images than the others.
+        public var examples: Int?
     }
 
     /// Which checkpoint of a run a cell reports.
@@ -146,9 +149,10 @@ public struct TableSpec: Sendable {
         }
         if case .scalar(let text, _) = node.value {
             let k = try kind(text, at: node.location)
-            return Column(kind: k, title: k.rawValue, surrogate: nil, location: node.location, surrogateLocation: node.location)
+            return Column(kind: k, title: k.rawValue, surrogate: nil, location: node.location, surrogateLocation: node.location,
+                          examples: nil)
         }
-        let reader = try SpecReader(node, what: "a column", known: ["name", "title", "surrogate"])
+        let reader = try SpecReader(node, what: "a column", known: ["name", "title", "surrogate", "examples"])
         guard let nameNode = reader.child("name") else { throw RecipeError("a column needs a 'name' (\(names.joined(separator: ", ")))", at: node.location) }
         let k = try kind(try SpecReader.scalar(nameNode, what: "'name'"), at: nameNode.location)
         let surrogate = try reader.string("surrogate")
@@ -156,7 +160,7 @@ public struct TableSpec: Sendable {
             throw RecipeError("'surrogate' applies to transfer columns only, not '\(k.rawValue)'", at: reader.child("surrogate")!.location)
         }
         return Column(kind: k, title: try reader.string("title") ?? k.rawValue, surrogate: surrogate, location: node.location,
-                      surrogateLocation: reader.child("surrogate")?.location ?? node.location)
+                      surrogateLocation: reader.child("surrogate")?.location ?? node.location, examples: try reader.int("examples"))
     }
 
     private static func row(_ node: SpecNode, folder: String, rule: CheckpointRule) throws -> Row {

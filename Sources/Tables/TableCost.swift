@@ -120,6 +120,8 @@ public final class CostEstimator {
         r.schedule.epochs = 1
         r.eval = EvalSpec(threat: r.threat)
         r.name = ""
+        // The loss's parameters weigh its terms; they do not change the work of a step.
+        r.loss.params = r.loss.params.mapValues { _ in 0 }
         return renderYAML(r)
     }
 
@@ -129,7 +131,8 @@ public final class CostEstimator {
         return workloadKey(r)
     }
 
-    /// Seconds of one training step (median of two after a warm-up) on random data.
+    /// Seconds of one training step on random data: the fastest of four after a warm-up (on a
+    /// shared machine the fastest is the one least slowed by the others' load).
     private func timeStep(_ recipe: Recipe, model: any Model, shape: [Int], classes: Int) throws -> Double {
         let program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: classes, compiler: fastCompiler)
         var state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers, seed: 0)
@@ -137,7 +140,7 @@ public final class CostEstimator {
         let images = (0..<shape.reduce(1, *)).map { _ in Float.random(in: 0...1, using: &rng) }
         let labels = (0..<shape[0]).map { _ in Int32.random(in: 0..<Int32(classes), using: &rng) }
         var times = [Double]()
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try program.step(&state, images: images, labels: labels, lr: 0.01)
             state.batch += 1

@@ -58,8 +58,8 @@ extension TableRunner {
         let recipe = try evaluationRecipe(run, group)
         let candidates = try checkpoints(run, rule: row.checkpoint)
         let surrogateCheckpoint = group.surrogate.map { FileManager.default.fileExists(atPath: $0.bestPath) ? $0.bestPath : $0.lastPath }
-        let surrogateHash = try surrogateCheckpoint.map(fileHash)
-        let hashes = try candidates.map { try fileHash($0.path) }
+        let surrogateHash = try surrogateCheckpoint.map(checkpointHash)
+        let hashes = try candidates.map { try checkpointHash($0.path) }
         var keyed = recipe
         keyed.output = ""   // where the runs root is does not change the numbers
         let keyText = [row.checkpoint.rawValue, renderYAML(keyed), spec.split ?? "", group.examples.map(String.init) ?? "",

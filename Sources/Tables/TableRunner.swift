@@ -47,6 +47,17 @@ public final class TableRunner {
     public let runs: [TableRun]
     let log: (String) -> Void
     let stop: StopFlag
+    /// Checkpoint hashes by path and modification date: rendering reads each file once.
+    private var hashes = [String: String]()
+
+    func checkpointHash(_ path: String) throws -> String {
+        let date = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let key = "\(path)@\(date)"
+        if let known = hashes[key] { return known }
+        let hash = try fileHash(path)
+        hashes[key] = hash
+        return hash
+    }
 
     public init(spec: TableSpec, runsRoot: String? = nil, stop: StopFlag = StopFlag(), log: @escaping (String) -> Void = { _ in }) throws {
         self.spec = spec
@@ -56,13 +67,21 @@ public final class TableRunner {
     }
 
     /// Run indices in the order a serial `table run` takes them: surrogate rows first, so that
-    /// transfer cells find their surrogate trained. `only` keeps one row (by label).
+    /// transfer cells find their surrogate trained. `only` keeps one row (by label) and its surrogates.
     public func order(only: String? = nil) throws -> [Int] {
         if let only, !spec.rows.contains(where: { $0.label == only }) {
             throw TableError("--only '\(only)': no such row" + suggestion(for: only, among: spec.rows.map(\.label)))
         }
         let surrogates = Set(spec.rows.compactMap(\.surrogate) + spec.columns.compactMap(\.surrogate))
-        let indices = runs.indices.filter { only == nil || spec.rows[runs[$0].row].label == only }
+        // One row with the surrogates its transfer cells need.
+        var wanted = Set(spec.rows.map(\.label))
+        if let only, let row = spec.rows.first(where: { $0.label == only }) {
+            wanted = [only]
+            if spec.columns.contains(where: \.kind.isTransfer) {
+                wanted.formUnion([row.surrogate].compactMap { $0 } + spec.columns.compactMap(\.surrogate))
+            }
+        }
+        let indices = runs.indices.filter { wanted.contains(spec.rows[runs[$0].row].label) }
         return indices.filter { surrogates.contains(spec.rows[runs[$0].row].label) }
             + indices.filter { !surrogates.contains(spec.rows[runs[$0].row].label) }
     }

@@ -133,14 +133,14 @@ public final class CostEstimator {
 
     /// Seconds of one training step on random data: the fastest of four after a warm-up (on a
     /// shared machine the fastest is the one least slowed by the others' load).
-    private func timeStep(_ recipe: Recipe, model: any Model, shape: [Int], classes: Int) throws -> Double {
+    private func timeStep(_ recipe: Recipe, model: any Model, shape: [Int], classes: Int, timed: Int = 4) throws -> Double {
         let program = try StepProgram(recipe: recipe, model: model, inputShape: shape, classes: classes, compiler: fastCompiler)
         var state = TrainState(parameters: program.training.parameters, buffers: program.training.buffers, seed: 0)
         var rng = SystemRandomNumberGenerator()
         let images = (0..<shape.reduce(1, *)).map { _ in Float.random(in: 0...1, using: &rng) }
         let labels = (0..<shape[0]).map { _ in Int32.random(in: 0..<Int32(classes), using: &rng) }
         var times = [Double]()
-        for _ in 0..<5 {
+        for _ in 0...timed {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try program.step(&state, images: images, labels: labels, lr: 0.01)
             state.batch += 1
@@ -149,14 +149,18 @@ public final class CostEstimator {
         return times.dropFirst().sorted().first!
     }
 
-    /// GFLOP/s of a timed step of the same loss on the small CNN at the same input shape.
+    /// GFLOP/s of a timed step of the same loss on the small CNN at the same image size (a
+    /// batch of at most 32: the rate barely depends on it, the time of the measurement does).
     private func calibrate(_ recipe: Recipe, shape: [Int], classes: Int) throws -> Double {
+        var recipe = recipe
+        recipe.schedule.batch = min(recipe.schedule.batch, 32)
+        let shape = [recipe.schedule.batch] + shape.dropFirst()
         let small = try ModelZoo.make(name: "small-cnn", options: [:], classes: classes, inputShape: shape)
         let graphs = try StepGraphs(recipe: recipe, model: small, inputShape: shape, classes: classes)
         var flops = plan(graphs.training.graph).flops
         if let attack = graphs.attack { flops += plan(attack).flops * recipe.threat.steps }
         if let target = graphs.target { flops += plan(target).flops }
         if let proxy = graphs.proxy { flops += plan(proxy.graph).flops }
-        return Double(flops) * 1e-9 / (try timeStep(recipe, model: small, shape: shape, classes: classes))
+        return Double(flops) * 1e-9 / (try timeStep(recipe, model: small, shape: shape, classes: classes, timed: 2))
     }
 }

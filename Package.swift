@@ -84,6 +84,9 @@ let package = Package(
                                                  "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective"],
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
+        // Paper tables: specs of rows × columns × seeds, their runs, costs and rendering.
+        .target(name: "Tables", dependencies: ["Recipe", "Training", "Evaluation", "Graph", "Planner", "Executor", "Models", "Kernels",
+                                               "Loader", "Shards"]),
 
         // Pictures: an SVG writer; run reports (HTML) and loss landscapes drawn with it.
         .target(name: "Plots"),
@@ -97,7 +100,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Recipe", "Graph", "Planner", "Executor", "Kernels", "Models", "Objectives", "Attacks",
             "Shards", "Data", "Loader", "Checkpoints", "Training", "Evaluation", "Collective",
-            "Plots", "Reports", "Landscapes",
+            "Plots", "Reports", "Landscapes", "Tables",
         ]),
         .executableTarget(name: "rat", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"), "Commands",
@@ -114,6 +117,7 @@ let package = Package(
         .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Graph", "Models", "Objectives", "Executor"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Collective", "Data", "Checkpoints"]),
+        .testTarget(name: "TablesTests", dependencies: ["Tables", "Recipe", "Training"]),
         .testTarget(name: "CommandsTests", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "Commands", "Evaluation", "Recipe", "Training", "Checkpoints", "Shards", "Data",

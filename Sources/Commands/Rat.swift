@@ -9,7 +9,7 @@ public struct Rat: ParsableCommand {
         abstract: "Adversarial-training research on a compiled, differentiable graph.",
         subcommands: [
             Gradcheck.self, Check.self, ConfigCommand.self, DataCommand.self, Train.self, Eval.self, PlanCommand.self, Step.self, Bench.self,
-            Report.self, Landscape.self, DistributedCommand.self,
+            Report.self, Landscape.self, TableCommand.self, DistributedCommand.self,
         ]
     )
 

@@ -85,7 +85,7 @@ let package = Package(
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
         // Paper tables: specs of rows × columns × seeds, their runs, costs and rendering.
-        .target(name: "Tables", dependencies: ["Recipe", "Training", "Evaluation", "Graph", "Planner", "Executor", "Models", "Kernels",
+        .target(name: "Tables", dependencies: ["Collective", "Recipe", "Training", "Evaluation", "Graph", "Planner", "Executor", "Models", "Kernels",
                                                "Loader", "Shards"]),
 
         // Pictures: an SVG writer; run reports (HTML) and loss landscapes drawn with it.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collective
 import Foundation
 import Recipe
 import Tables
@@ -93,9 +94,13 @@ struct TableRunCommand: ParsableCommand, BLASSettingsCommand {
     @Argument(help: "The table spec (YAML).") var table: String
     @Option(help: "Only the runs of this row (its label).") var only: String?
     @Option(help: "Root of the run folders (default: the spec's 'runs').") var runs: String?
+    @Option(name: .customLong("ranks-per-run"),
+            help: "Under mpirun: hand whole runs to groups of this many ranks (each group trains its run data-parallel).")
+    var ranksPerRun: Int?
 
     func run() throws {
         let spec = try loadTableSpec(table)
+        if Launch.underMPI || ranksPerRun != nil { return try runDealt(spec) }
         let stop = StopFlag()
         let source = interruptSource { stop.request() }
         defer { source.cancel() }
@@ -111,6 +116,48 @@ struct TableRunCommand: ParsableCommand, BLASSettingsCommand {
         if stop.requested { throw ExitCode(130) }
         if !failures.isEmpty { throw ExitCode(1) }
         print("\(table): every run trained and evaluated; `rat table render \(table)` shows the table")
+    }
+
+    /// The runs dealt to groups of `--ranks-per-run` ranks by rank 0 (docs/distributed.md):
+    /// surrogate rows first, all of them finished before the others start, so that transfer
+    /// cells find their surrogate trained. A failed run is reported; the others go on.
+    private func runDealt(_ spec: TableSpec) throws {
+        let communicator: any Communicator
+        do { communicator = try Launch.communicator() } catch {
+            printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        defer { Launch.finish(communicator) }
+        let k = ranksPerRun ?? 1
+        let runner: TableRunner
+        do {
+            runner = try TableRunner(spec: spec, runsRoot: runs,
+                                     log: { [rank = communicator.rank] in print("[rank \(rank)] \($0)") })
+        } catch {
+            if communicator.isRoot { printError("error: \(error)") }
+            communicator.abort("error: \(error)", code: 1)
+        }
+        let order = try runner.order(only: only)
+        let surrogates = order.filter { index in runner.isSurrogate(index) }
+        var failed = false
+        for phase in [surrogates, order.filter { !surrogates.contains($0) }] {
+            do {
+                try dealWork(count: phase.count, ranksPerRun: k, communicator: communicator) { item, group in
+                    let index = phase[item]
+                    if group.isRoot { print("[rank \(communicator.rank)] run \(index + 1)/\(runner.runs.count): \(runner.runs[index].folder)") }
+                    switch try runner.runOne(index, group: group) {
+                    case .finished, .stopped: break
+                    case .waitingForSurrogate(let folder):
+                        throw TableError("transfer cells wait for the surrogate \(folder)")
+                    }
+                }
+            } catch {
+                printError("[rank \(communicator.rank)] \(error)")
+                failed = true
+            }
+        }
+        if communicator.allReduceMax(failed ? 1 : 0) != 0 { throw ExitCode(1) }
+        if communicator.isRoot { print("\(table): every run trained and evaluated; `rat table render \(table)` shows the table") }
     }
 }
 

@@ -1,3 +1,4 @@
+import Collective
 import Evaluation
 import Foundation
 import Recipe
@@ -72,7 +73,6 @@ public final class TableRunner {
         if let only, !spec.rows.contains(where: { $0.label == only }) {
             throw TableError("--only '\(only)': no such row" + suggestion(for: only, among: spec.rows.map(\.label)))
         }
-        let surrogates = Set(spec.rows.compactMap(\.surrogate) + spec.columns.compactMap(\.surrogate))
         // One row with the surrogates its transfer cells need.
         var wanted = Set(spec.rows.map(\.label))
         if let only, let row = spec.rows.first(where: { $0.label == only }) {
@@ -82,13 +82,39 @@ public final class TableRunner {
             }
         }
         let indices = runs.indices.filter { wanted.contains(spec.rows[runs[$0].row].label) }
-        return indices.filter { surrogates.contains(spec.rows[runs[$0].row].label) }
-            + indices.filter { !surrogates.contains(spec.rows[runs[$0].row].label) }
+        return indices.filter(isSurrogate) + indices.filter { !isSurrogate($0) }
+    }
+
+    /// Whether run `index` belongs to a row that transfer cells attack from.
+    public func isSurrogate(_ index: Int) -> Bool {
+        let surrogates = Set(spec.rows.compactMap(\.surrogate) + spec.columns.compactMap(\.surrogate))
+        return surrogates.contains(spec.rows[runs[index].row].label)
     }
 
     /// Trains (or resumes) run `index` if needed, then evaluates every cell it lacks. Holds
     /// `<run>/table/.lock` throughout: a second `table run` on the same run fails at once.
-    public func runOne(_ index: Int) throws -> RunOutcome {
+    ///
+    /// With a `group` of several ranks (`mpirun … rat table run --ranks-per-run k`), the
+    /// group trains the run data-parallel: its rank 0 does everything above and tells the
+    /// others whether to train (and whether to resume); only rank 0 evaluates.
+    public func runOne(_ index: Int, group: any Communicator = SingleProcess()) throws -> RunOutcome {
+        guard group.isRoot else {
+            var decision = [UInt8](repeating: 0, count: 1)
+            group.broadcast(&decision, from: 0)
+            guard let plan = TrainingPlan(rawValue: decision[0]), plan != .none else { return .finished(trained: false, evaluated: 0) }
+            let trainer = try Trainer(recipe: runs[index].recipe, resume: plan == .resume, overwrite: plan == .fresh,
+                                      communicator: group, log: { _ in })
+            return try trainer.run(stop: stop) ? .finished(trained: true, evaluated: 0) : .stopped
+        }
+        // Rank 0 of a group tells the others what it decided, whatever happens (a throw included).
+        var told = false
+        func tell(_ plan: TrainingPlan) {
+            guard !told, group.size > 1 else { return }
+            told = true
+            var decision = [plan.rawValue]
+            group.broadcast(&decision, from: 0)
+        }
+        defer { tell(.none) }
         let run = runs[index]
         if case .conflict(let differences) = try run.state() { throw TableError(run.conflictMessage(differences)) }
         try FileManager.default.createDirectory(atPath: run.recordsFolder, withIntermediateDirectories: true)
@@ -102,9 +128,10 @@ public final class TableRunner {
         var trained = false
         switch state {
         case .conflict(let differences): throw TableError(run.conflictMessage(differences))
-        case .trained: break
+        case .trained: tell(.none)
         case .missing, .resumable:
-            guard try train(run, state: state) else { return .stopped }
+            if case .resumable = state { tell(.resume) } else { tell(.fresh) }
+            guard try train(run, state: state, group: group) else { return .stopped }
             trained = true
         }
         let row = spec.rows[run.row]
@@ -116,6 +143,9 @@ public final class TableRunner {
         }
         return .finished(trained: trained, evaluated: evaluated)
     }
+
+    /// What rank 0 of a group decided about training, sent to the group's other ranks.
+    private enum TrainingPlan: UInt8 { case none, fresh, resume }
 
     /// Every run in `order`; a refused or failed run is reported and the others go on.
     /// Returns the failures (label and message).
@@ -145,7 +175,7 @@ public final class TableRunner {
 
     // MARK: - training
 
-    private func train(_ run: TableRun, state: RunState) throws -> Bool {
+    private func train(_ run: TableRun, state: RunState, group: any Communicator) throws -> Bool {
         let resume: Bool
         if case .resumable(let done) = state {
             resume = true
@@ -158,7 +188,8 @@ public final class TableRunner {
         let before = run.epochsDone()
         // No checkpoint yet means a start killed in its first epoch: its own empty metrics
         // and recipe (checked equal above) are started over, nothing else is in the folder.
-        let trainer = try Trainer(recipe: run.recipe, resume: resume, overwrite: !resume, log: { [log] in log("  " + $0) })
+        let trainer = try Trainer(recipe: run.recipe, resume: resume, overwrite: !resume, communicator: group,
+                                  log: { [log] in log("  " + $0) })
         guard try trainer.run(stop: stop) else { return false }
         let record = TrainingRecord(peakResidentMB: peakResidentMegabytes(), epochsTrainedHere: run.recipe.schedule.epochs - before)
         try write(record, to: run.recordsFolder + "/train.json")

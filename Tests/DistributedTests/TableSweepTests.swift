@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// `mpirun -np 2 rat table run T --ranks-per-run 1`: whole runs of a table dealt to the
+/// ranks, each run trained exactly once, and a second sweep finds nothing to do.
+@Suite(.serialized, .enabled(if: MPIJob.available, MPIJob.skipReason))
+struct TableSweepUnderMPI {
+    /// A 2 rows × 2 seeds table of a seconds-long MLP recipe on the tiny dataset.
+    func writeTable(in folder: String) throws -> String {
+        let data = try tinyDataset(in: folder, train: 128)
+        let recipe = """
+            data: {name: tiny, path: \(data), augment: {crop_padding: 0, horizontal_flip: false}}
+            model: {name: mlp, hidden: 16}
+            threat: {norm: linf, eps: 0.1, step: 0.05, steps: 1}
+            noise: {enabled: false}
+            loss:
+              params: {beta: 6}
+              terms:
+                - {name: natural, kind: ce, on: clean}
+                - {name: robust, kind: kl, on: [clean, adversarial], weight: beta}
+            optim: {lr: 0.05}
+            schedule: {epochs: 1, batch: 64}
+            eval: {attacks: [pgd20], split: test, select: {metric: pgd20, split: val}}
+            """
+        try recipe.write(toFile: folder + "/tiny.yaml", atomically: true, encoding: .utf8)
+        let spec = """
+            title: Sweep
+            seeds: [0, 1]
+            runs: \(folder)/runs
+            columns: [clean, pgd20]
+            rows:
+              - {label: beta 6, recipe: tiny.yaml}
+              - {label: beta 1, recipe: tiny.yaml, set: {loss.params.beta: 1}}
+            """
+        try spec.write(toFile: folder + "/spec.yaml", atomically: true, encoding: .utf8)
+        return folder + "/spec.yaml"
+    }
+
+    @Test("a table of 4 runs on -np 2 with one rank per run trains each run exactly once")
+    func fourRunsTwoRanks() throws {
+        let folder = temporaryFolder("table")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spec = try writeTable(in: folder)
+        let first = try MPIJob.run(ranks: 2, ["table", "run", spec, "--ranks-per-run", "1"], timeout: 180)
+        #expect(first.status == 0, "\(first.output)")
+        let trainings = first.output.components(separatedBy: "training 1 epoch(s)").count - 1
+        #expect(trainings == 4, "\(first.output)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: folder + "/runs").filter { !$0.hasSuffix(".json") }
+        #expect(runs.count == 4, "\(runs)")
+        for run in runs {
+            let metrics = try String(contentsOfFile: "\(folder)/runs/\(run)/metrics.jsonl", encoding: .utf8)
+            #expect(metrics.split(separator: "\n").count == 1, "\(run): one epoch, trained once")
+        }
+        // Both ranks got work (the dealer hands out runs as ranks become free).
+        #expect(first.output.contains("[rank 0] run") && first.output.contains("[rank 1] run"), "\(first.output)")
+
+        let second = try MPIJob.run(ranks: 2, ["table", "run", spec, "--ranks-per-run", "1"], timeout: 120)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(!second.output.contains("training 1 epoch(s)"), "nothing left to train:\n\(second.output)")
+    }
+}

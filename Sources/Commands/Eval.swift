@@ -58,7 +58,7 @@ struct Eval: ParsableCommand, BLASSettingsCommand {
         options.storeIn = folder
         if let transferFrom {
             let (theirFolder, theirCheckpoint) = try locate(transferFrom)
-            let theirRecipe = try RecipeOverrides().load(transferRecipe ?? theirFolder + "/recipe.yaml")
+            let theirRecipe = try loadCheckedRecipe(transferRecipe ?? theirFolder + "/recipe.yaml")
             options.transferFrom = (theirCheckpoint, theirRecipe)
         }
         let stop = StopFlag()

@@ -13,18 +13,31 @@ struct RecipeOverrides: ParsableArguments {
     /// warnings are printed and the command goes on. `inspectDataset` also compares the
     /// prepared dataset's manifest (off for commands that work without prepared data).
     func load(_ path: String, inspectDataset: Bool = true) throws -> Recipe {
-        let recipe = try loadUnchecked(path)
-        try requirePassingChecks(recipe, options: CheckOptions(inspectDataset: inspectDataset))
-        return recipe
+        try loadCheckedRecipe(path, overrides: values, inspectDataset: inspectDataset)
     }
 
     /// Loads without the semantic checks (`rat check` runs its own, `config show` prints
     /// whatever resolves); a bad recipe prints its `file:line:col: error: …` and exits 1.
     func loadUnchecked(_ path: String) throws -> Recipe {
-        do { return try RecipeLoader.load(path: path, overrides: values) } catch {
-            printError("\(error)")
-            throw ExitCode(1)
-        }
+        try loadRecipeOrExit(path, overrides: values)
+    }
+}
+
+/// A recipe file with `overrides`, checked as `rat check` checks it (see `RecipeOverrides.load`).
+/// A plain function, so that code outside argument parsing (a second recipe, such as the
+/// surrogate's of `eval --transfer-from`) loads recipes the same way: a default-built
+/// `RecipeOverrides` cannot be read (its `@Option` exists only once parsed).
+func loadCheckedRecipe(_ path: String, overrides: [String] = [], inspectDataset: Bool = true) throws -> Recipe {
+    let recipe = try loadRecipeOrExit(path, overrides: overrides)
+    try requirePassingChecks(recipe, options: CheckOptions(inspectDataset: inspectDataset))
+    return recipe
+}
+
+/// A bad recipe prints its `file:line:col: error: …` and exits 1.
+func loadRecipeOrExit(_ path: String, overrides: [String] = []) throws -> Recipe {
+    do { return try RecipeLoader.load(path: path, overrides: overrides) } catch {
+        printError("\(error)")
+        throw ExitCode(1)
     }
 }
 

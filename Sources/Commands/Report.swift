@@ -60,11 +60,5 @@ func checkedRunRecipe(_ run: String, inspectDataset: Bool) throws -> Recipe {
                    + "and checkpoints into the recipe's output folder)")
         throw ExitCode(1)
     }
-    let recipe: Recipe
-    do { recipe = try RecipeLoader.load(path: run + "/recipe.yaml") } catch {
-        printError("\(error)")
-        throw ExitCode(1)
-    }
-    try requirePassingChecks(recipe, options: CheckOptions(inspectDataset: inspectDataset))
-    return recipe
+    return try loadCheckedRecipe(run + "/recipe.yaml", inspectDataset: inspectDataset)
 }

@@ -51,6 +51,18 @@ func trainThenEvaluate() throws {
     #expect(rat(["eval", output, "--split", "test", "--json"]) == 0)
     #expect(rat(["eval", output, "--set", "eval.examples=-3"]) == 1)
     #expect(rat(["eval", folder + "/no-such-run"]) == 1)
+    // Black-box transfer: attacks crafted on a surrogate run (here the run itself), whose
+    // recipe is loaded and checked outside argument parsing; the stored result says so.
+    let before = Set(try FileManager.default.contentsOfDirectory(atPath: output + "/eval"))
+    #expect(rat(["eval", output, "--split", "test", "--transfer-from", output, "--set", "eval.attacks=[fgsm]",
+                 "--set", "eval.select.metric=clean"]) == 0)
+    let added = Set(try FileManager.default.contentsOfDirectory(atPath: output + "/eval")).subtracting(before)
+    #expect(added.count == 1, "\(added)")
+    if let file = added.first {
+        let text = try String(contentsOfFile: output + "/eval/" + file, encoding: .utf8)
+        #expect(text.contains("\"transfer_from\""), "\(text.prefix(400))")
+    }
+    #expect(rat(["eval", output, "--transfer-from", folder + "/no-such-run"]) == 1)
 }
 
 @Test("eval.keep_every keeps epoch weights; rat eval --checkpoints all evaluates them beside last and best")

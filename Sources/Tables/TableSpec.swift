@@ -109,9 +109,11 @@ public struct TableSpec: Sendable {
         self.path = path
         let top = try SpecReader(root, what: "a table spec", known: Self.keys)
         title = try top.string("title") ?? RecipeLoader.stem(path)
-        // runs/tables/<spec folder>/<spec name>: tables/paper/table1.yaml and tables/mini/table1.yaml differ.
+        // runs/tables/<spec folder>: one store per folder of specs, so a run two tables share
+        // (same resolved recipe and seed, hence the same folder name) is trained once, while
+        // tables/paper and tables/mini stay apart.
         let parent = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent
-        runsRoot = try top.string("runs") ?? "runs/tables/" + (parent.isEmpty || parent == "." ? "" : parent + "/") + RecipeLoader.stem(path)
+        runsRoot = try top.string("runs") ?? "runs/tables" + (parent.isEmpty || parent == "." ? "" : "/" + parent)
         split = try top.string("split")
         examples = try top.int("examples")
         let defaultRule = try top.choice("checkpoint", CheckpointRule.self) ?? .best

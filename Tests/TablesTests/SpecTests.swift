@@ -35,7 +35,8 @@ func specParses() throws {
     #expect(spec.rows[1].paper["3"]?[.clean] == 80.5 && spec.rows[1].paper["3"]?[.aa] == 41)
     #expect(spec.rows[1].paper["1"] == nil)
     #expect(spec.displayedRows.map(\.label) == ["base", "beta (beta = 1)", "beta (beta = 3)", "beta (beta = 6)"])
-    #expect(spec.runsRoot.hasSuffix("/spec"))
+    #expect(spec.runsRoot == "runs/tables/" + ((spec.path as NSString).deletingLastPathComponent as NSString).lastPathComponent,
+            "one run store per folder of specs")
 
     let runs = try spec.runs()
     #expect(runs.count == 2 * 4, "1 + 3 displayed rows × 2 seeds")

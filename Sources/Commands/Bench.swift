@@ -14,7 +14,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         abstract: "Benchmark training steps: time, GFLOP/s, fraction of the sgemm peak, memory.")
 
     @Option(help: "Models, comma-separated.") var model = "small-cnn"
-    @Option(help: "Workloads, comma-separated: plain, trades, taylor1, taylor12.") var workload = "plain,trades,taylor1,taylor12"
+    @Option(help: "Workloads, comma-separated: training steps (plain, trades, taylor1, taylor12) or evaluation attacks on one batch (pgd20, apgd-ce).") var workload = "plain,trades,taylor1,taylor12"
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "Timed steps (after one warm-up step); the median is reported.") var steps = 5
     @Option(help: "OpenBLAS threads (default: as OpenBLAS chose).") var threads: Int?
@@ -76,6 +76,10 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         for modelName in model.split(separator: ",").map(String.init) {
             let net = try ModelZoo.make(name: modelName, options: [:], classes: 10, inputShape: [batch, 3, 32, 32])
             for name in workload.split(separator: ",").map(String.init) {
+                if BenchAttack.names.contains(name) {
+                    try BenchAttack(model: net, attack: name, batch: batch, classes: 10).report(model: modelName, batches: steps, json: json)
+                    continue
+                }
                 if let against {
                     try compare(net, name, variant: against)
                     continue

@@ -50,7 +50,7 @@ final class BenchWorkload {
 
     init(model: any Model, workload: String, batch: Int, classes: Int, compiler: @escaping GraphCompiler = fastCompiler) throws {
         guard let yaml = Self.recipes.first(where: { $0.name == workload })?.yaml else {
-            throw ValidationError("unknown workload '\(workload)'; known: \(Self.names.joined(separator: ", "))")
+            throw ValidationError("unknown workload '\(workload)'; known: \((Self.names + BenchAttack.names).joined(separator: ", "))")
         }
         // Threat model, attack and optimizer are the recipe defaults: the paper's settings.
         let recipe = try RecipeLoader.load(text: yaml, file: "<bench \(workload)>", requireSections: false)

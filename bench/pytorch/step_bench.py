@@ -10,6 +10,12 @@ timed steps after one warm-up step):
   plain   clean cross-entropy, forward + backward, SGD-momentum update
   trades  10-step KL-PGD (eps 8/255, alpha 2/255, start x + 0.001 N(0, 1), model in eval
           mode), loss CE(clean) + 6 KL(clean || adversarial), update
+  taylor12  trades with weight noise u ~ N(0, 0.01^2) on every parameter (the attack runs on
+          w + u), plus eta KL(J u) + eta/2 KL(u^T H u) between clean and adversarial, eta 0.2:
+          J u and u^T H u by nested forward mode (torch.func.jvp of a jvp, tangent u, inputs
+          constant), then reverse mode through both, as rat computes them. Train-mode BN uses
+          batch statistics without running statistics (functorch cannot update those inside
+          jvp); that changes no FLOP of note.
 Threads: torch.set_num_threads(--threads, default the CPUs this process may use), as rat's
 workers. Prints one JSON object per (model, workload).
 """
@@ -90,6 +96,41 @@ def trades_adversarial(model, x, eps=8 / 255, alpha=2 / 255, steps=10):
     return adv.detach()
 
 
+def taylor_logits(model, params, noise, x):
+    """Logits g, J u and u^T H u at w + u (nested forward mode with tangent u)."""
+    def logits(p):
+        return torch.func.functional_call(model, p, (x,))
+
+    def first_order(p):
+        return torch.func.jvp(logits, (p,), (noise,))
+
+    (g, ju), (_, uhu) = torch.func.jvp(first_order, (params,), (noise,))
+    return g, ju, uhu
+
+
+def kl(p_logits, q_logits):
+    """KL(softmax p || softmax q), batch mean: TRADES's criterion."""
+    return F.kl_div(F.log_softmax(q_logits, dim=1), F.softmax(p_logits, dim=1), reduction="batchmean")
+
+
+def taylor12_loss(model, x, y, eta=0.2, sigma=0.01):
+    names = [name for name, _ in model.named_parameters()]
+    weights = dict(model.named_parameters())
+    noise = {name: sigma * torch.randn_like(w) for name, w in weights.items()}
+    with torch.no_grad():  # the attack sees w + u
+        for name, w in weights.items():
+            w.add_(noise[name])
+    adv = trades_adversarial(model, x)
+    params = {name: weights[name] + 0 for name in names}  # differentiable copies of w + u
+    g, ju, uhu = taylor_logits(model, params, noise, x)
+    g_adv, ju_adv, uhu_adv = taylor_logits(model, params, noise, adv)
+    loss = F.cross_entropy(g, y) + 6 * kl(g, g_adv) + eta * kl(ju, ju_adv) + eta / 2 * kl(uhu, uhu_adv)
+    with torch.no_grad():  # the update applies to w
+        for name, w in weights.items():
+            w.sub_(noise[name])
+    return loss
+
+
 def step(model, optimizer, workload, x, y):
     if workload == "plain":
         loss = F.cross_entropy(model(x), y)
@@ -98,8 +139,10 @@ def step(model, optimizer, workload, x, y):
         logits = model(x)
         robust = F.kl_div(F.log_softmax(model(adv), dim=1), F.softmax(logits, dim=1), reduction="batchmean")
         loss = F.cross_entropy(logits, y) + 6 * robust
+    elif workload == "taylor12":
+        loss = taylor12_loss(model, x, y)
     else:
-        raise SystemExit(f"unknown workload '{workload}'; known: plain, trades")
+        raise SystemExit(f"unknown workload '{workload}'; known: plain, trades, taylor12")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -120,6 +163,8 @@ def main():
             raise SystemExit(f"unknown model '{name}'; known: {', '.join(MODELS)}")
         for workload in args.workload.split(","):
             model = MODELS[name]()
+            if workload == "taylor12":
+                torch.func.replace_all_batch_norm_modules_(model)
             optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
             x = torch.rand(args.batch, 3, 32, 32)
             y = torch.randint(0, 10, (args.batch,))

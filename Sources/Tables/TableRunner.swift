@@ -102,8 +102,10 @@ public final class TableRunner {
             var decision = [UInt8](repeating: 0, count: 1)
             group.broadcast(&decision, from: 0)
             guard let plan = TrainingPlan(rawValue: decision[0]), plan != .none else { return .finished(trained: false, evaluated: 0) }
-            let trainer = try Trainer(recipe: runs[index].recipe, resume: plan == .resume, overwrite: plan == .fresh,
-                                      communicator: group, log: { _ in })
+            let trainer = try startTogether(group) {
+                try Trainer(recipe: runs[index].recipe, resume: plan == .resume, overwrite: plan == .fresh,
+                            communicator: group, log: { _ in })
+            }
             return try trainer.run(stop: stop) ? .finished(trained: true, evaluated: 0) : .stopped
         }
         // Rank 0 of a group tells the others what it decided, whatever happens (a throw included).
@@ -188,13 +190,29 @@ public final class TableRunner {
         let before = run.epochsDone()
         // No checkpoint yet means a start killed in its first epoch: its own empty metrics
         // and recipe (checked equal above) are started over, nothing else is in the folder.
-        let trainer = try Trainer(recipe: run.recipe, resume: resume, overwrite: !resume, communicator: group,
-                                  log: { [log] in log("  " + $0) })
+        let trainer = try startTogether(group) {
+            try Trainer(recipe: run.recipe, resume: resume, overwrite: !resume, communicator: group, log: { [log] in log("  " + $0) })
+        }
         guard try trainer.run(stop: stop) else { return false }
         let record = TrainingRecord(peakResidentMB: peakResidentMegabytes(), epochsTrainedHere: run.recipe.schedule.epochs - before)
         try write(record, to: run.recordsFolder + "/train.json")
         return true
     }
+}
+
+/// Builds this rank's Trainer and agrees with the group that every rank did before any trains:
+/// training opens with a collective, so a rank whose set-up threw would otherwise leave the
+/// others waiting in it for ever. Every rank throws if any failed (that rank with its own error).
+private func startTogether(_ group: any Communicator, _ make: () throws -> Trainer) throws -> Trainer {
+    let made = Result { try make() }
+    var failed = 0
+    if case .failure = made { failed = 1 }
+    let anyFailed = group.allReduceMax(failed)
+    let trainer = try made.get()
+    if anyFailed != 0 {
+        throw TableError("another rank of this run's group of \(group.size) could not start the run (its message names the cause)")
+    }
+    return trainer
 }
 
 func write<T: Encodable>(_ value: T, to path: String) throws {

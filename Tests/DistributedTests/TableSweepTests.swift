@@ -58,4 +58,23 @@ struct TableSweepUnderMPI {
         #expect(second.status == 0, "\(second.output)")
         #expect(!second.output.contains("training 1 epoch(s)"), "nothing left to train:\n\(second.output)")
     }
+
+    @Test("the same table on -np 2 with two ranks per run: each run trained once, data-parallel by the pair")
+    func fourRunsOneGroupOfTwo() throws {
+        let folder = temporaryFolder("table-group")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let spec = try writeTable(in: folder)
+        let job = try MPIJob.run(ranks: 2, ["table", "run", spec, "--ranks-per-run", "2"], timeout: 240)
+        #expect(job.status == 0, "\(job.output)")
+        // Only the group's rank 0 logs: one "training" line per run.
+        #expect(job.output.components(separatedBy: "training 1 epoch(s)").count - 1 == 4, "\(job.output)")
+        let runs = try FileManager.default.contentsOfDirectory(atPath: folder + "/runs").filter { !$0.hasSuffix(".json") }
+        #expect(runs.count == 4, "\(runs)")
+        for run in runs {
+            let metrics = try String(contentsOfFile: "\(folder)/runs/\(run)/metrics.jsonl", encoding: .utf8)
+            #expect(metrics.split(separator: "\n").count == 1, "\(run): one epoch, trained once")
+            let evaluations = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/runs/\(run)/eval")
+            #expect(!evaluations.isEmpty, "\(run): its cells were evaluated")
+        }
+    }
 }

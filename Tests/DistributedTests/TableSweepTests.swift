@@ -42,15 +42,7 @@ struct TableSweepUnderMPI {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let spec = try writeTable(in: folder)
         let first = try MPIJob.run(ranks: 2, ["table", "run", spec, "--ranks-per-run", "1"], timeout: 180)
-        #expect(first.status == 0, "\(first.output)")
-        let trainings = first.output.components(separatedBy: "training 1 epoch(s)").count - 1
-        #expect(trainings == 4, "\(first.output)")
-        let runs = try FileManager.default.contentsOfDirectory(atPath: folder + "/runs").filter { !$0.hasSuffix(".json") }
-        #expect(runs.count == 4, "\(runs)")
-        for run in runs {
-            let metrics = try String(contentsOfFile: "\(folder)/runs/\(run)/metrics.jsonl", encoding: .utf8)
-            #expect(metrics.split(separator: "\n").count == 1, "\(run): one epoch, trained once")
-        }
+        try expectEveryRunTrainedOnceAndEvaluated(first, runs: folder + "/runs")
         // Both ranks got work (the dealer hands out runs as ranks become free).
         #expect(first.output.contains("[rank 0] run") && first.output.contains("[rank 1] run"), "\(first.output)")
 
@@ -65,15 +57,20 @@ struct TableSweepUnderMPI {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let spec = try writeTable(in: folder)
         let job = try MPIJob.run(ranks: 2, ["table", "run", spec, "--ranks-per-run", "2"], timeout: 240)
+        try expectEveryRunTrainedOnceAndEvaluated(job, runs: folder + "/runs")
+    }
+
+    /// The job succeeded, logged one training per run (only a group's rank 0 logs), and each of
+    /// the table's 4 run folders holds one epoch of metrics and its evaluations.
+    func expectEveryRunTrainedOnceAndEvaluated(_ job: MPIJob.Result, runs folder: String) throws {
         #expect(job.status == 0, "\(job.output)")
-        // Only the group's rank 0 logs: one "training" line per run.
         #expect(job.output.components(separatedBy: "training 1 epoch(s)").count - 1 == 4, "\(job.output)")
-        let runs = try FileManager.default.contentsOfDirectory(atPath: folder + "/runs").filter { !$0.hasSuffix(".json") }
+        let runs = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasSuffix(".json") }
         #expect(runs.count == 4, "\(runs)")
         for run in runs {
-            let metrics = try String(contentsOfFile: "\(folder)/runs/\(run)/metrics.jsonl", encoding: .utf8)
+            let metrics = try String(contentsOfFile: "\(folder)/\(run)/metrics.jsonl", encoding: .utf8)
             #expect(metrics.split(separator: "\n").count == 1, "\(run): one epoch, trained once")
-            let evaluations = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/runs/\(run)/eval")
+            let evaluations = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(run)/eval")
             #expect(!evaluations.isEmpty, "\(run): its cells were evaluated")
         }
     }

@@ -1,6 +1,7 @@
 import Collective
 import Executor
 import Foundation
+import Graph
 import Objectives
 
 /// Data-parallel training over a group of ranks: the recipe's global batch is split into
@@ -14,27 +15,28 @@ public struct DataParallel {
     /// The recipe's schedule.batch, and each rank's share of it.
     public let globalBatch: Int
     public let localBatch: Int
-    /// Every rank runs the whole global batch (`distributed.sync_bn` with a BN model: the
-    /// simplest correct synchronised BN until the graph can all-reduce statistics itself):
-    /// ranks stay identical without communicating, and nothing is faster than one process.
-    public let replicated: Bool
 
     /// Throws, naming `schedule.batch`, when the batch does not divide among the ranks.
-    public init(communicator: any Communicator, globalBatch: Int, location: String, replicated: Bool = false) throws {
-        self.replicated = replicated && communicator.size > 1
-        guard globalBatch % communicator.size == 0 || self.replicated else {
+    public init(communicator: any Communicator, globalBatch: Int, location: String) throws {
+        guard globalBatch % communicator.size == 0 else {
             throw TrainingError("\(location): schedule.batch (\(globalBatch)) does not divide among \(communicator.size) ranks: "
                                 + "use a multiple of \(communicator.size), or another number of ranks")
         }
         self.communicator = communicator
         self.globalBatch = globalBatch
-        localBatch = self.replicated ? globalBatch : globalBatch / communicator.size
+        localBatch = globalBatch / communicator.size
     }
 
-    public var firstRow: Int { replicated ? 0 : communicator.rank * localBatch }
+    public var firstRow: Int { communicator.rank * localBatch }
     public var ranks: Int { communicator.size }
     /// Whether the ranks hold different rows and so must average what the step computes.
-    public var splitsBatch: Bool { ranks > 1 && !replicated }
+    public var splitsBatch: Bool { ranks > 1 }
+
+    /// The in-graph all-reduce of synchronised BatchNorm (`distributed.sync_bn`) over these
+    /// ranks; nil for one rank, whose graphs have none.
+    public var batchNormReduction: (any CrossRankReduction)? {
+        ranks > 1 ? CommunicatorReduction(communicator) : nil
+    }
 
     /// This rank's rows of a global batch: images [globalBatch, D] → [localBatch, D].
     public func share(images: [Float], labels: [Int32]) -> (images: [Float], labels: [Int32]) {
@@ -50,6 +52,18 @@ public struct DataParallel {
         let scale = 1 / Float(ranks)
         for i in values.indices { values[i] *= scale }
     }
+}
+
+/// A communicator as the executors' `CrossRankReduction`: each `crossRankSum` step of a
+/// synchronised-BN graph is one MPI all-reduce of a slice of the executor's arena, in place.
+/// Immutable (Sendable); every rank runs the same graphs in the same order, so the ranks'
+/// all-reduces pair up.
+final class CommunicatorReduction: CrossRankReduction {
+    let communicator: any Communicator
+    init(_ communicator: any Communicator) { self.communicator = communicator }
+    var ranks: Int { communicator.size }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) { communicator.allReduceSum(values) }
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) { communicator.allReduceSum(values) }
 }
 
 /// One step's outputs that the ranks average, packed into one buffer (Horovod's tensor

@@ -3,6 +3,7 @@ import Executor
 import Foundation
 import Graph
 import Objectives
+import Synchronization
 
 /// Data-parallel training over a group of ranks: the recipe's global batch is split into
 /// equal consecutive shares (rank r holds rows r·n..<(r+1)·n, n = batch / ranks), every rank
@@ -34,7 +35,7 @@ public struct DataParallel {
 
     /// The in-graph all-reduce of synchronised BatchNorm (`distributed.sync_bn`) over these
     /// ranks; nil for one rank, whose graphs have none.
-    public var batchNormReduction: (any CrossRankReduction)? {
+    var batchNormReduction: CommunicatorReduction? {
         ranks > 1 ? CommunicatorReduction(communicator) : nil
     }
 
@@ -56,14 +57,34 @@ public struct DataParallel {
 
 /// A communicator as the executors' `CrossRankReduction`: each `crossRankSum` step of a
 /// synchronised-BN graph is one MPI all-reduce of a slice of the executor's arena, in place.
-/// Immutable (Sendable); every rank runs the same graphs in the same order, so the ranks'
-/// all-reduces pair up.
+/// Every rank runs the same graphs in the same order, so the ranks' all-reduces pair up.
+/// Sendable: the communicator is immutable and the two counters (what the cost model in
+/// docs/distributed.md reads) are atomics.
 final class CommunicatorReduction: CrossRankReduction {
     let communicator: any Communicator
+    /// All-reduces made, and wall nanoseconds inside them (transfer and waiting for the other ranks).
+    let calls = Atomic<Int>(0)
+    let nanoseconds = Atomic<UInt64>(0)
+
     init(_ communicator: any Communicator) { self.communicator = communicator }
     var ranks: Int { communicator.size }
-    func sum(_ values: UnsafeMutableBufferPointer<Float>) { communicator.allReduceSum(values) }
-    func sum(_ values: UnsafeMutableBufferPointer<Double>) { communicator.allReduceSum(values) }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        communicator.allReduceSum(values)
+        record(since: start)
+    }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        communicator.allReduceSum(values)
+        record(since: start)
+    }
+
+    private func record(since start: UInt64) {
+        calls.add(1, ordering: .relaxed)
+        nanoseconds.add(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
+    }
 }
 
 /// One step's outputs that the ranks average, packed into one buffer (Horovod's tensor

@@ -37,6 +37,8 @@ public final class Trainer {
     /// The interrupted epoch's loss sums, samples and seconds before a resume.
     var epochSoFar = EpochTotals()
     var training: TrainingGraph { program.training }
+    /// The in-graph all-reduce of synchronised BatchNorm (nil: BN statistics are per rank, or one rank).
+    let batchNormReduction: CommunicatorReduction?
 
     /// Where a run is, after each step: for a progress bar or plain lines.
     public struct Progress {
@@ -71,7 +73,7 @@ public final class Trainer {
         parallel = try DataParallel(communicator: communicator, globalBatch: recipe.schedule.batch,
                                     location: "\(recipe.locations.location(of: "schedule.batch"))")
         // sync_bn: each rank holds batch/N rows; BN's statistics are all-reduced in the graph.
-        let batchNormReduction = recipe.distributed.syncBN && hasBatchNorm ? parallel.batchNormReduction : nil
+        batchNormReduction = recipe.distributed.syncBN && hasBatchNorm ? parallel.batchNormReduction : nil
         if batchNormReduction != nil {
             say("distributed.sync_bn: each of the \(parallel.ranks) ranks runs \(parallel.localBatch) of the batch's "
                 + "\(parallel.globalBatch) rows; BatchNorm statistics are all-reduced inside the graph")
@@ -213,6 +215,7 @@ public final class Trainer {
                     stopped.seconds += Date().timeIntervalSince(started)
                     if isRoot { try saveCheckpoint(state, to: lastPath, metadata: stopped.metadata) }
                     log("stopped at epoch \(state.epoch + 1), batch \(state.batch + 1); resume with --resume")
+                    reportBatchNormSynchronisation(steps: stepsThisRun)
                     return false
                 }
                 let report: StepProgram.Report
@@ -277,7 +280,16 @@ public final class Trainer {
                 try handle.close()
             }
         }
+        reportBatchNormSynchronisation(steps: stepsThisRun)
         return true
+    }
+
+    /// sync_bn's cost on rank 0: its all-reduces per step and the time inside them.
+    private func reportBatchNormSynchronisation(steps: Int) {
+        guard let reduction = batchNormReduction, steps > 0 else { return }
+        let calls = reduction.calls.load(ordering: .relaxed), seconds = Double(reduction.nanoseconds.load(ordering: .relaxed)) * 1e-9
+        log(String(format: "distributed.sync_bn: %.1f all-reduces per step, %.2f ms per step inside them "
+                   + "(rank 0: transfer and waiting for the other ranks)", Double(calls) / Double(steps), 1e3 * seconds / Double(steps)))
     }
 
     /// Clean and selection-metric accuracy on a split (eval-mode BN).

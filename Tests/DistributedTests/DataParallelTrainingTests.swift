@@ -72,7 +72,7 @@ struct DataParallelTraining {
         #expect(!rank0.isEmpty && rank0 == rank1, "the ranks' final weights differ")
     }
 
-    @Test("rat check (and train) warn about sync_bn on a model without BatchNorm at the key's file:line:col")
+    @Test("the built rat check warns about sync_bn on a model without BatchNorm at the key's file:line:col")
     func syncBatchNormWithoutBatchNormWarns() throws {
         let folder = temporaryFolder("syncbn-warning")
         defer { try? FileManager.default.removeItem(atPath: folder) }

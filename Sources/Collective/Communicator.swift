@@ -11,6 +11,10 @@ public protocol Communicator: AnyObject, Sendable {
     /// Element-wise sum over the group, in place; every rank gets the same result.
     func allReduceSum(_ values: inout [Float])
     func allReduceSum(_ values: inout [Double])
+    /// The same in caller-owned memory, without a copy or an allocation (synchronised
+    /// BatchNorm all-reduces slices of an executor's arena inside every step).
+    func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>)
+    func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>)
     /// The largest of every rank's `value`.
     func allReduceMax(_ value: Int) -> Int
     /// Replaces `bytes` on every rank with root's (the count is sent first, so other ranks
@@ -49,6 +53,8 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func allReduceSum(_ values: inout [Float]) {}
     public func allReduceSum(_ values: inout [Double]) {}
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {}
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) {}
     public func allReduceMax(_ value: Int) -> Int { value }
     public func broadcast(_ bytes: inout [UInt8], from root: Int) { precondition(root == 0, "rank \(root) of a group of one") }
     public func barrier() {}

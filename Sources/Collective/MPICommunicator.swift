@@ -47,6 +47,16 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         values.withUnsafeMutableBufferPointer { rat_mpi_allreduce_double_sum(comm, $0.baseAddress, count) }
     }
 
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) {
+        precondition(values.count <= Int(Int32.max), "allReduceSum of \(values.count) values: MPI counts are Int32")
+        rat_mpi_allreduce_float_sum(comm, values.baseAddress, Int32(values.count))
+    }
+
+    public func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) {
+        precondition(values.count <= Int(Int32.max), "allReduceSum of \(values.count) values: MPI counts are Int32")
+        rat_mpi_allreduce_double_sum(comm, values.baseAddress, Int32(values.count))
+    }
+
     public func allReduceMax(_ value: Int) -> Int { Int(rat_mpi_allreduce_int64_max(comm, Int64(value))) }
 
     public func broadcast(_ bytes: inout [UInt8], from root: Int) {

@@ -23,8 +23,12 @@ struct AllReduceTiming: ParsableCommand {
     @Option(help: "Timed all-reduces per model (the median is reported).")
     var repeats = 20
 
+    @Option(help: "Time buffers of these many floats instead of the models' gradients (synchronised BatchNorm all-reduces one [C] statistic at a time).")
+    var floats: [Int] = []
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
+        if let bad = floats.first(where: { $0 < 1 }) { throw ValidationError("--floats: \(bad) is not a buffer size ≥ 1") }
         for name in models where !ModelZoo.names.contains(name) {
             throw ValidationError("unknown model '\(name)' (the zoo has: \(ModelZoo.names.joined(separator: ", ")))")
         }
@@ -37,11 +41,13 @@ struct AllReduceTiming: ParsableCommand {
             print("ranks \(communicator.size); median of \(repeats) all-reduces (MPI_Allreduce, float32 sum, in place)")
             print("model              parameters      MB   median ms   bus GB/s")
         }
-        for name in models {
+        let sizes: [(name: String, count: Int)] = try floats.isEmpty ? models.map { name in
             // CIFAR geometry (3×32×32, 10 classes): the size the paper's tables train.
             let model = try ModelZoo.make(name: name, options: ModelZoo.defaultOptions(name: name) ?? [:], classes: 10,
                                           inputShape: [1, 3, 32, 32])
-            let count = model.parameters(inputShape: [1, 3, 32, 32]).reduce(0) { $0 + $1.count }
+            return (name, model.parameters(inputShape: [1, 3, 32, 32]).reduce(0) { $0 + $1.count })
+        } : floats.map { ("\($0) floats", $0) }
+        for (name, count) in sizes {
             var buffer = [Float](repeating: 1, count: count)
             communicator.allReduceSum(&buffer)  // warm-up: connections, registration
             var times = [Double]()
@@ -60,7 +66,7 @@ struct AllReduceTiming: ParsableCommand {
             let bus = n > 1 ? bytes * 2 * (n - 1) / n / slowest / 1e9 : 0
             if communicator.isRoot {
                 print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                      + String(format: " %12d %7.1f %11.3f %10.2f", count, bytes / 1e6, slowest * 1e3, bus))
+                      + String(format: " %12d %7.1f %11.4f %10.2f", count, bytes / 1e6, slowest * 1e3, bus))
             }
         }
     }

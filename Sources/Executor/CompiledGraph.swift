@@ -12,6 +12,9 @@ public protocol CompiledGraph: AnyObject {
     func run() throws
     /// Output `index` of the last run; valid until the next run.
     func output(_ index: Int) -> UnsafeBufferPointer<Float>
+    /// Runs the graph's `crossRankSum` nodes (synchronised BatchNorm across data-parallel
+    /// ranks); required before `run()` when the graph has any. See `CrossRankReduction`.
+    var crossRankReduction: (any CrossRankReduction)? { get set }
 }
 
 extension CompiledGraph {
@@ -44,12 +47,23 @@ extension CompiledGraph {
 /// Compiles graphs for a backend.
 public typealias GraphCompiler = @Sendable (Graph) throws -> any CompiledGraph
 
+/// `compiler`, with every graph it compiles running its `crossRankSum` nodes with `reduction`
+/// (the graphs of a data-parallel rank that synchronises BatchNorm).
+public func reducingAcrossRanks(_ compiler: @escaping GraphCompiler, with reduction: any CrossRankReduction) -> GraphCompiler {
+    { graph in
+        let compiled = try compiler(graph)
+        compiled.crossRankReduction = reduction
+        return compiled
+    }
+}
+
 /// The Double reference backend behind the `CompiledGraph` interface: slow, for checks
 /// (gradient checks of a recipe's loss, tests of the training loop on tiny models).
 public final class ReferenceGraph: CompiledGraph {
     public let graph: Graph
     private var inputs: [String: UnsafeMutableBufferPointer<Float>] = [:]
     private var outputs: [UnsafeMutableBufferPointer<Float>] = []
+    public var crossRankReduction: (any CrossRankReduction)?
 
     public init(_ graph: Graph) {
         self.graph = graph
@@ -76,7 +90,7 @@ public final class ReferenceGraph: CompiledGraph {
         for (name, node) in graph.inputs {
             values[name] = DTensor(shape: graph.nodes[node].shape, data: inputs[name]!.map(Double.init))
         }
-        for (buffer, value) in zip(outputs, try evaluateReference(graph, inputs: values)) {
+        for (buffer, value) in zip(outputs, try evaluateReference(graph, inputs: values, reduction: crossRankReduction)) {
             for i in buffer.indices { buffer[i] = Float(value.data[i]) }
         }
     }
@@ -100,6 +114,11 @@ public final class FastGraph: CompiledGraph {
     }
 
     public func run() throws { executor.run() }
+
+    public var crossRankReduction: (any CrossRankReduction)? {
+        get { executor.crossRankReduction }
+        set { executor.crossRankReduction = newValue }
+    }
 
     public func output(_ index: Int) -> UnsafeBufferPointer<Float> { executor.outputBuffer(index) }
 }

@@ -24,6 +24,20 @@ public final class Executor {
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
     /// When profiling: wall seconds of each step of `plan.steps`, summed over runs.
     public private(set) var stepSeconds: [Double]
+    /// The group size of the plan's `crossRankSum` steps (nil: it has none).
+    public let crossRankSumRanks: Int?
+    /// What runs the plan's `crossRankSum` steps (synchronised BatchNorm): injected by the
+    /// caller, so that this module knows no transport. Required before `run()` when the plan
+    /// has such steps, and of their group size. The executor calls it on the thread that
+    /// calls `run()`, once per step in schedule order, with a slice of its arena (no copy,
+    /// no allocation).
+    public var crossRankReduction: (any CrossRankReduction)? {
+        didSet {
+            if let ranks = crossRankSumRanks, let given = crossRankReduction {
+                precondition(given.ranks == ranks, "the plan sums across \(ranks) ranks, the reduction is over \(given.ranks)")
+            }
+        }
+    }
 
     /// `oneDNN`: whether convolutions that `ConvShape.runsOnOneDNN` assigns to oneDNN run
     /// there (false: all on rat's kernels, for side-by-side comparisons).
@@ -52,6 +66,10 @@ public final class Executor {
             }
         }
         stepSeconds = [Double](repeating: 0, count: plan.steps.count)
+        crossRankSumRanks = steps.lazy.compactMap { step -> Int? in
+            if case .crossRankSum(_, _, _, let ranks) = step { return ranks }
+            return nil
+        }.first
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -103,6 +121,8 @@ public final class Executor {
 
     /// Runs the schedule on the values currently in the input buffers.
     public func run() {
+        precondition(crossRankSumRanks == nil || crossRankReduction != nil,
+                     "the plan sums across \(crossRankSumRanks ?? 0) ranks (synchronised BatchNorm) and the executor has no CrossRankReduction")
         if !profiling {
             for step in steps { execute(step) }
             return
@@ -151,6 +171,9 @@ public final class Executor {
             Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)
         case .oneDNN(let s):
             s.primitive.run(x: s.x, w: s.w, y: s.y, workspace: oneDNNWorkspace!.base)
+        case .crossRankSum(let out, let source, let count, _):
+            out.update(from: source, count: count)
+            crossRankReduction!.sum(UnsafeMutableBufferPointer(start: out, count: count))
         }
     }
 }

@@ -26,6 +26,8 @@ enum BoundStep {
     case convolutionGroup(ConvolutionGroupProblem)
     /// A convolution (any direction) run by oneDNN (`substitutingOneDNN`).
     case oneDNN(OneDNNStep)
+    /// out = Σ_ranks source over a group of `ranks` (the executor's `CrossRankReduction`).
+    case crossRankSum(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, count: Int, ranks: Int)
 }
 
 /// Translates a fused expression into the kernel's instruction set.
@@ -132,6 +134,8 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
         case .conv2dFilterGrad(let c):
             return .conv2dFilterGrad(dw: out, x: operands[0], dy: operands[1],
                                      convShape(c, x: shapes[0], w: step.output.shape, y: shapes[1]))
+        case .crossRankSum(let ranks):
+            return .crossRankSum(out: out, source: operands[0], count: step.output.count, ranks: ranks)
         default:
             preconditionFailure("the planner emitted \(op) as a primitive step")
         }

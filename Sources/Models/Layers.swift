@@ -53,11 +53,20 @@ public func batchNorm(_ x: Tensor, _ scope: Scope, _ name: String, epsilon: Doub
     let axes = (0..<x.rank).filter { $0 != 1 }
     let mean: Tensor, variance: Tensor
     switch scope.mode {
-    case .train:
-        mean = Graph::mean(x, axes: axes)
+    case .train, .trainAcrossRanks:
+        // Synchronised BN (`.trainAcrossRanks(R)`): this rank holds 1/R of the batch's rows,
+        // and each statistic is the all-reduced sum of the ranks' partial sums over the global
+        // count (two small all-reduces of [C] per layer and pass, and their transposes in the
+        // derivatives: Graph's Rules/Collective.swift derives the scaling). One rank builds
+        // the single-process graph, node for node.
+        let ranks = scope.mode.statisticsRanks
+        let count = x.elementCount / c * ranks
+        func batchMean(_ t: Tensor) -> Tensor {
+            ranks == 1 ? Graph::mean(t, axes: axes) : crossRankSum(sum(t, axes: axes), ranks: ranks) * (1 / Double(count))
+        }
+        mean = batchMean(x)
         let centered = x - mean
-        variance = Graph::mean(centered * centered, axes: axes)
-        let count = x.elementCount / c
+        variance = batchMean(centered * centered)
         scope.record(BatchStatistics(layer: name, mean: mean.reshaped([c]), variance: variance.reshaped([c]),
                                      elementsPerChannel: count))
         let scale = gamma.reshaped(perChannel) / sqrt(variance + epsilon)

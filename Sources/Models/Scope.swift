@@ -34,7 +34,24 @@ public struct BatchStatistics {
     public var elementsPerChannel: Int
 }
 
-public enum NormalizationMode: Sendable { case train, eval }
+/// How BatchNorm normalises: by the batch's statistics (train) or the running ones (eval).
+public enum NormalizationMode: Hashable, Sendable {
+    case train, eval
+    /// Train mode on one rank's share of a batch split over `ranks` data-parallel ranks, with
+    /// the statistics of the whole batch (`distributed.sync_bn`): the graph all-reduces them.
+    case trainAcrossRanks(Int)
+
+    /// Train mode over a group of `ranks`: plain `.train` for one (the single-process graph).
+    public static func train(synchronizedOver ranks: Int) -> NormalizationMode {
+        ranks > 1 ? .trainAcrossRanks(ranks) : .train
+    }
+
+    /// The ranks whose rows a train-mode batch statistic covers (1 unless synchronised).
+    public var statisticsRanks: Int {
+        if case .trainAcrossRanks(let ranks) = self { return ranks }
+        return 1
+    }
+}
 
 /// Where a model declares its parameters while it builds its forward pass. Names nest by
 /// `child(_:)`, giving PyTorch's dotted paths. Declaring the same parameter twice (a

@@ -38,8 +38,12 @@ public struct TrainingGraph {
     }
 }
 
+/// `normalization`: train-mode BatchNorm as it is, or synchronised across data-parallel
+/// ranks (`.trainAcrossRanks`, every pass of the graph).
 public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int, terms: [LossTerm],
-                               noiseParameters selectNoise: (String) -> Bool = { _ in true }) -> TrainingGraph {
+                               noiseParameters selectNoise: (String) -> Bool = { _ in true },
+                               normalization: NormalizationMode = .train) -> TrainingGraph {
+    precondition(normalization != .eval, "the training graph runs BatchNorm in train mode")
     let views = Set(terms.flatMap(\.allViews))
     let taylorViews = views.filter { !$0.noisy }
     let noisyInputs = InputKind.allCases.filter { views.contains(.noisy($0)) }
@@ -52,7 +56,7 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
     // passes' logits. Their statistics (a pass in another scope) are not used: running
     // statistics follow the model at w.
     let builder = GraphBuilder()
-    let scope = Scope(builder: builder, mode: .train)
+    let scope = Scope(builder: builder, mode: normalization)
     var outputs = [Tensor]()
     for kind in inputsUsed {
         outputs.append(model.logits(builder.input("input/\(kind.rawValue)", shape: inputShape), scope))
@@ -78,7 +82,7 @@ public func buildTrainingGraph(model: any Model, inputShape: [Int], classes: Int
     if !noisyInputs.isEmpty {
         // The same u as the Taylor terms' tangent (the step's fresh draw), added to w.
         let shapes = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) })
-        let randomized = Scope(builder: builder, mode: .train) { name, weight in
+        let randomized = Scope(builder: builder, mode: normalization) { name, weight in
             noisySet.contains(name) ? weight + builder.input("noise/\(name)", shape: shapes[name]!) : weight
         }
         for kind in noisyInputs {

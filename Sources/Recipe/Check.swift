@@ -157,9 +157,24 @@ private func checkTraining(_ recipe: Recipe, _ findings: inout Findings) {
         let option = if case .invalidOption(_, let option, _, _) = problem { option } else { "name" }
         findings.error(problem.description, at: "model.\(option)")
     }
+    if recipe.distributed.syncBN, let hasBatchNorm = modelHasBatchNorm(model), !hasBatchNorm {
+        findings.warning("distributed.sync_bn is set but model '\(model.name)' has no BatchNorm: there is nothing to synchronise",
+                         at: "distributed.sync_bn")
+    }
     let data = recipe.data
     if data.val < 0 { findings.error("'val' must be ≥ 0", at: "data.val") }
     if data.augment.cropPadding < 0 { findings.error("'crop_padding' must be ≥ 0", at: "data.augment.crop_padding") }
+}
+
+/// Whether the recipe's model has BatchNorm layers (its eval-mode graph reads buffers), built
+/// at a shape it takes without the dataset (RGB 32×32 or grey 28×28); nil if neither builds.
+private func modelHasBatchNorm(_ spec: ModelSpec) -> Bool? {
+    for shape in [[3, 32, 32], [1, 28, 28]] {
+        if let model = try? ModelZoo.make(name: spec.name, options: spec.options, classes: spec.classes ?? 10, inputShape: shape) {
+            return !model.forwardGraph(inputShape: [1] + shape, mode: .eval).buffers.isEmpty
+        }
+    }
+    return nil
 }
 
 private func checkEvaluation(_ recipe: Recipe, _ findings: inout Findings) {

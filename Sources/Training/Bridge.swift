@@ -42,9 +42,10 @@ public func trainingAttack(_ recipe: Recipe) -> PGD {
                start: attackStart(recipe.threat))
 }
 
-/// BatchNorm's mode while the training attack runs (`attack.model_mode`).
-public func trainingAttackMode(_ recipe: Recipe) -> NormalizationMode {
-    recipe.attack.modelMode == .eval ? .eval : .train
+/// BatchNorm's mode while the training attack runs (`attack.model_mode`); train mode is
+/// synchronised over `batchNormRanks` data-parallel ranks when they share BN statistics.
+public func trainingAttackMode(_ recipe: Recipe, batchNormRanks: Int = 1) -> NormalizationMode {
+    recipe.attack.modelMode == .eval ? .eval : .train(synchronizedOver: batchNormRanks)
 }
 
 /// `*` matches any run of characters, `?` one character: `*.conv*.weight`, `layer1.*`.

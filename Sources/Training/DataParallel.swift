@@ -1,7 +1,9 @@
 import Collective
 import Executor
 import Foundation
+import Graph
 import Objectives
+import Synchronization
 
 /// Data-parallel training over a group of ranks: the recipe's global batch is split into
 /// equal consecutive shares (rank r holds rows r·n..<(r+1)·n, n = batch / ranks), every rank
@@ -14,27 +16,28 @@ public struct DataParallel {
     /// The recipe's schedule.batch, and each rank's share of it.
     public let globalBatch: Int
     public let localBatch: Int
-    /// Every rank runs the whole global batch (`distributed.sync_bn` with a BN model: the
-    /// simplest correct synchronised BN until the graph can all-reduce statistics itself):
-    /// ranks stay identical without communicating, and nothing is faster than one process.
-    public let replicated: Bool
 
     /// Throws, naming `schedule.batch`, when the batch does not divide among the ranks.
-    public init(communicator: any Communicator, globalBatch: Int, location: String, replicated: Bool = false) throws {
-        self.replicated = replicated && communicator.size > 1
-        guard globalBatch % communicator.size == 0 || self.replicated else {
+    public init(communicator: any Communicator, globalBatch: Int, location: String) throws {
+        guard globalBatch % communicator.size == 0 else {
             throw TrainingError("\(location): schedule.batch (\(globalBatch)) does not divide among \(communicator.size) ranks: "
                                 + "use a multiple of \(communicator.size), or another number of ranks")
         }
         self.communicator = communicator
         self.globalBatch = globalBatch
-        localBatch = self.replicated ? globalBatch : globalBatch / communicator.size
+        localBatch = globalBatch / communicator.size
     }
 
-    public var firstRow: Int { replicated ? 0 : communicator.rank * localBatch }
+    public var firstRow: Int { communicator.rank * localBatch }
     public var ranks: Int { communicator.size }
     /// Whether the ranks hold different rows and so must average what the step computes.
-    public var splitsBatch: Bool { ranks > 1 && !replicated }
+    public var splitsBatch: Bool { ranks > 1 }
+
+    /// The in-graph all-reduce of synchronised BatchNorm (`distributed.sync_bn`) over these
+    /// ranks; nil for one rank, whose graphs have none.
+    var batchNormReduction: CommunicatorReduction? {
+        ranks > 1 ? CommunicatorReduction(communicator) : nil
+    }
 
     /// This rank's rows of a global batch: images [globalBatch, D] → [localBatch, D].
     public func share(images: [Float], labels: [Int32]) -> (images: [Float], labels: [Int32]) {
@@ -49,6 +52,38 @@ public struct DataParallel {
         communicator.allReduceSum(&values)
         let scale = 1 / Float(ranks)
         for i in values.indices { values[i] *= scale }
+    }
+}
+
+/// A communicator as the executors' `CrossRankReduction`: each `crossRankSum` step of a
+/// synchronised-BN graph is one MPI all-reduce of a slice of the executor's arena, in place.
+/// Every rank runs the same graphs in the same order, so the ranks' all-reduces pair up.
+/// Sendable: the communicator is immutable and the two counters (what the cost model in
+/// docs/distributed.md reads) are atomics.
+final class CommunicatorReduction: CrossRankReduction {
+    let communicator: any Communicator
+    /// All-reduces made, and wall nanoseconds inside them (transfer and waiting for the other ranks).
+    let calls = Atomic<Int>(0)
+    let nanoseconds = Atomic<UInt64>(0)
+
+    init(_ communicator: any Communicator) { self.communicator = communicator }
+    var ranks: Int { communicator.size }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        communicator.allReduceSum(values)
+        record(since: start)
+    }
+
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        communicator.allReduceSum(values)
+        record(since: start)
+    }
+
+    private func record(since start: UInt64) {
+        calls.add(1, ordering: .relaxed)
+        nanoseconds.add(DispatchTime.now().uptimeNanoseconds - start, ordering: .relaxed)
     }
 }
 

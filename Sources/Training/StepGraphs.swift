@@ -18,11 +18,15 @@ public struct StepGraphs {
     /// Parameters that get noise (empty when the recipe has none).
     public var noisy: [ParameterInfo]
 
-    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int) throws {
+    /// `batchNormRanks` > 1: `inputShape` is one rank's share of a batch split over that many
+    /// data-parallel ranks, and every train-mode BatchNorm (loss passes, a train-mode attack,
+    /// AWP's proxy) normalises by the whole batch's statistics (`distributed.sync_bn`).
+    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, batchNormRanks: Int = 1) throws {
         let terms = recipe.loss.evaluatedTerms
         let selected: (String) -> Bool = { name in recipe.noise.params.contains { globMatches($0, name) } }
+        let normalization = NormalizationMode.train(synchronizedOver: batchNormRanks)
         training = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: terms,
-                                      noiseParameters: selected)
+                                      noiseParameters: selected, normalization: normalization)
         if !training.noiseParameters.isEmpty && !recipe.noise.isActive {
             throw TrainingError("\(recipe.locations.location(of: "noise")): the loss uses Taylor views J(·)/H(·) "
                                 + "or noisy(·), which need weight noise, but noise is disabled (noise.enabled/sigma)")
@@ -30,7 +34,7 @@ public struct StepGraphs {
         noisy = recipe.noise.isActive ? training.parameters.filter { selected($0.name) } : []
         if terms.contains(where: { $0.allViews.contains { $0.input == .adversarial } }) {
             let attack = trainingAttack(recipe)
-            let mode = trainingAttackMode(recipe)
+            let mode = trainingAttackMode(recipe, batchNormRanks: batchNormRanks)
             self.attack = buildProjectedStepGraph(model: model, inputShape: inputShape, classes: classes,
                                                   loss: attack.loss, threat: attack.threat, mode: mode)
             target = attack.loss == .kl ? model.forwardGraph(inputShape: inputShape, mode: mode).graph : nil
@@ -45,7 +49,7 @@ public struct StepGraphs {
                                     + "(on clean or adversarial logits) to build its weight perturbation")
             }
             proxy = buildTrainingGraph(model: model, inputShape: inputShape, classes: classes, terms: zeroth,
-                                       noiseParameters: { _ in false })
+                                       noiseParameters: { _ in false }, normalization: normalization)
         }
     }
 }

@@ -36,19 +36,29 @@ public final class StepProgram {
     public let proxy: (any CompiledGraph)?
     let proxyGraph: TrainingGraph?
 
-    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, compiler: @escaping GraphCompiler) throws {
+    /// The ranks whose BatchNorm statistics the graphs all-reduce (1: none do).
+    public let batchNormRanks: Int
+
+    /// `synchronizingBatchNorm`: the reduction of a data-parallel group with `distributed.sync_bn`
+    /// (`inputShape` is then one rank's share): every train-mode BatchNorm of the step's graphs
+    /// normalises by the global batch, and every graph is compiled to run its all-reduces with it.
+    public init(recipe: Recipe, model: any Model, inputShape: [Int], classes: Int, compiler: @escaping GraphCompiler,
+                synchronizingBatchNorm reduction: (any CrossRankReduction)? = nil) throws {
         self.recipe = recipe
         self.model = model
         self.inputShape = inputShape
         self.classes = classes
-        let graphs = try StepGraphs(recipe: recipe, model: model, inputShape: inputShape, classes: classes)
+        batchNormRanks = reduction?.ranks ?? 1
+        let compiler = reduction.map { reducingAcrossRanks(compiler, with: $0) } ?? compiler
+        let graphs = try StepGraphs(recipe: recipe, model: model, inputShape: inputShape, classes: classes,
+                                    batchNormRanks: batchNormRanks)
         training = graphs.training
         noisy = graphs.noisy
         loss = try compiler(graphs.training.graph)
         trainingAttack = Training.trainingAttack(recipe)
         if graphs.attack != nil {
             let attacked = try AttackedModel(model: model, inputShape: inputShape, classes: classes,
-                                             mode: trainingAttackMode(recipe), compiler: compiler)
+                                             mode: trainingAttackMode(recipe, batchNormRanks: batchNormRanks), compiler: compiler)
             attack = try attacked.stepGraph(trainingAttack.loss, trainingAttack.threat)
             target = trainingAttack.loss == .kl ? attacked.logitsGraph : nil
             self.attacked = attacked

@@ -37,6 +37,8 @@ public final class Trainer {
     /// The interrupted epoch's loss sums, samples and seconds before a resume.
     var epochSoFar = EpochTotals()
     var training: TrainingGraph { program.training }
+    /// The in-graph all-reduce of synchronised BatchNorm (nil: BN statistics are per rank, or one rank).
+    let batchNormReduction: CommunicatorReduction?
 
     /// Where a run is, after each step: for a progress bar or plain lines.
     public struct Progress {
@@ -66,20 +68,16 @@ public final class Trainer {
             throw TrainingError("\(recipe.locations.location(of: key)): '\(key)' must be ≥ 1")
         }
         let setup = try RunSetup(recipe: recipe)
-        // sync_bn: BN statistics of the global batch. Until the graph can all-reduce them,
-        // every rank computes the whole batch (correct, identical, but no faster than one rank).
+        // (sync_bn with a model without BN is a warning of the recipe checks, which `rat train` runs.)
         let hasBatchNorm = !setup.model.forwardGraph(inputShape: setup.inputShape, mode: .eval).buffers.isEmpty
-        if recipe.distributed.syncBN && !hasBatchNorm {
-            say("warning: \(recipe.locations.location(of: "distributed.sync_bn")): distributed.sync_bn is set but model "
-                + "'\(recipe.model.name)' has no BatchNorm: there is nothing to synchronise")
-        }
-        let replicated = recipe.distributed.syncBN && hasBatchNorm && communicator.size > 1
-        if replicated {
-            say("note: distributed.sync_bn: each of the \(communicator.size) ranks computes the whole batch of \(recipe.schedule.batch) "
-                + "(exact synchronised BN; in-graph synchronisation is not implemented yet, so this is no faster than one rank)")
-        }
         parallel = try DataParallel(communicator: communicator, globalBatch: recipe.schedule.batch,
-                                    location: "\(recipe.locations.location(of: "schedule.batch"))", replicated: replicated)
+                                    location: "\(recipe.locations.location(of: "schedule.batch"))")
+        // sync_bn: each rank holds batch/N rows; BN's statistics are all-reduced in the graph.
+        batchNormReduction = recipe.distributed.syncBN && hasBatchNorm ? parallel.batchNormReduction : nil
+        if batchNormReduction != nil {
+            say("distributed.sync_bn: each of the \(parallel.ranks) ranks runs \(parallel.localBatch) of the batch's "
+                + "\(parallel.globalBatch) rows; BatchNorm statistics are all-reduced inside the graph")
+        }
         // Checked before anything is created: a mistaken --resume leaves no folder behind.
         if resume, communicator.isRoot, !FileManager.default.fileExists(atPath: runDirectory + "/last.safetensors") {
             throw TrainingError("\(output): --resume: there is no earlier run in '\(runDirectory)' (no last.safetensors); "
@@ -105,7 +103,7 @@ public final class Trainer {
         // Each rank's graphs take its share of the batch; the loader still yields global batches.
         let shareShape = [parallel.localBatch] + setup.inputShape.dropFirst()
         program = try StepProgram(recipe: recipe, model: setup.model, inputShape: shareShape, classes: setup.classes,
-                                  compiler: compiler)
+                                  compiler: compiler, synchronizingBatchNorm: batchNormReduction)
         let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
         evaluator = communicator.isRoot
             ? try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,
@@ -217,6 +215,7 @@ public final class Trainer {
                     stopped.seconds += Date().timeIntervalSince(started)
                     if isRoot { try saveCheckpoint(state, to: lastPath, metadata: stopped.metadata) }
                     log("stopped at epoch \(state.epoch + 1), batch \(state.batch + 1); resume with --resume")
+                    reportBatchNormSynchronisation(steps: stepsThisRun)
                     return false
                 }
                 let report: StepProgram.Report
@@ -281,7 +280,16 @@ public final class Trainer {
                 try handle.close()
             }
         }
+        reportBatchNormSynchronisation(steps: stepsThisRun)
         return true
+    }
+
+    /// sync_bn's cost on rank 0: its all-reduces per step and the time inside them.
+    private func reportBatchNormSynchronisation(steps: Int) {
+        guard let reduction = batchNormReduction, steps > 0 else { return }
+        let calls = reduction.calls.load(ordering: .relaxed), seconds = Double(reduction.nanoseconds.load(ordering: .relaxed)) * 1e-9
+        log(String(format: "distributed.sync_bn: %.1f all-reduces per step, %.2f ms per step inside them "
+                   + "(rank 0: transfer and waiting for the other ranks)", Double(calls) / Double(steps), 1e3 * seconds / Double(steps)))
     }
 
     /// Clean and selection-metric accuracy on a split (eval-mode BN).

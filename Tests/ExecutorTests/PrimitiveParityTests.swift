@@ -67,6 +67,7 @@ func primitiveGraphs(_ kind: Op.Kind) -> [Graph] {
             single([ta ? [4, 3] : [3, 4], tb ? [5, 4] : [4, 5]]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
         }
     case .conv2d, .conv2dInputGrad, .conv2dFilterGrad: return convVariants()
+    case .crossRankSum: return [unary { crossRankSum($0, ranks: 3) * $0 }]  // run with a ReplicatedGroup
     }
 }
 
@@ -85,7 +86,8 @@ func domain(_ kind: Op.Kind) -> (String) -> ClosedRange<Double> {
         for kind in Op.Kind.allCases {
             for (v, graph) in primitiveGraphs(kind).enumerated() {
                 for (transform, g) in [("forward", graph), ("jvp", jvpOfAll(graph)), ("vjp", vjpOfAll(graph))] {
-                    let error = try worstParityError(g, seed: UInt64(v + 1), range: domain(kind))
+                    let error = try worstParityError(g, seed: UInt64(v + 1), range: domain(kind),
+                                                     reduction: ReplicatedGroup(ranks: 3))
                     #expect(error <= 1e-4, "\(kind) variant \(v) \(transform): relative error \(error)")
                     checked += 1
                 }

@@ -46,10 +46,12 @@ func relativeError(_ fast: [Float], _ reference: [Double]) -> Double {
 /// The largest relative error over the outputs of the Float32 executor against the Double
 /// reference, on one random feed.
 func worstParityError(_ graph: Graph, seed: UInt64 = 1, fuse: Bool = true,
-                      range: (String) -> ClosedRange<Double> = { _ in -1...1 }) throws -> Double {
+                      range: (String) -> ClosedRange<Double> = { _ in -1...1 },
+                      reduction: (any CrossRankReduction)? = nil) throws -> Double {
     let feeds = randomFeeds(graph, seed: seed, range: range)
-    let reference = try evaluateReference(graph, inputs: feeds)
+    let reference = try evaluateReference(graph, inputs: feeds, reduction: reduction)
     let executor = Executor(plan: plan(graph, fuse: fuse))
+    executor.crossRankReduction = reduction
     let fast = try executor.run(feeding: feeds.mapValues { ($0.shape, $0.data.map { Float($0) }) })
     var worst = 0.0
     for (f, r) in zip(fast, reference) {
@@ -72,4 +74,13 @@ func vjpOfAll(_ graph: Graph) -> Graph {
     let r = builder.input("cotangent", shape: y.shape)
     let loss = sum(y * r)
     return vjp(builder.finish([loss]), wrt: names)
+}
+
+/// A group of `ranks` in which every rank holds this process's values, so the cross-rank sum
+/// is ranks·x: what `crossRankSum` computes when one process stands for the whole group.
+final class ReplicatedGroup: CrossRankReduction {
+    let ranks: Int
+    init(ranks: Int) { self.ranks = ranks }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) { for i in values.indices { values[i] *= Float(ranks) } }
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) { for i in values.indices { values[i] *= Double(ranks) } }
 }

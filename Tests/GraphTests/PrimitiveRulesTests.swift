@@ -10,6 +10,8 @@ struct PrimitiveSample {
     /// not the difference quotient (stopGradient): built from the operands and a frozen
     /// copy of them, which keeps the base values under the ± probes.
     var surrogate: (([Tensor], [Tensor]) -> Tensor)? = nil
+    /// What runs `crossRankSum` nodes (the collective's sample).
+    var reduction: (any CrossRankReduction)? = nil
     var build: ([Tensor]) -> Tensor
 }
 
@@ -55,6 +57,11 @@ func sample(_ kind: Op.Kind) -> [PrimitiveSample] {
         let y = [x[0], w[0], c.outputSize(x[2], kernel: w[2]), c.outputSize(x[3], kernel: w[2])]
         return PrimitiveSample(shapes: [x, y]) { conv2dFilterGrad($0[0], $0[1], c, filterShape: w) }
     }
+    // One process standing for a group of 3 that holds its values (the sum is 3·x); the real
+    // two-rank check of the scaling is SyncBatchNormTests.
+    case .crossRankSum: [PrimitiveSample(shapes: [[3, 4]], reduction: ReplicatedGroup(ranks: 3)) {
+        crossRankSum($0[0], ranks: 3) * $0[0]
+    }]
     }
 }
 
@@ -102,29 +109,30 @@ func checkRules(_ s: PrimitiveSample, seed: UInt64) throws -> [String: Double] {
         return moved
     }
     func central(_ g: Graph, output: Int) throws -> DTensor {
-        let up = try evaluateReference(g, inputs: shifted(h))[output]
-        let down = try evaluateReference(g, inputs: shifted(-h))[output]
+        let up = try evaluateReference(g, inputs: shifted(h), reduction: s.reduction)[output]
+        let down = try evaluateReference(g, inputs: shifted(-h), reduction: s.reduction)[output]
         return DTensor(shape: up.shape, data: zip(up.data, down.data).map { ($0 - $1) / (2 * h) })
     }
 
     var errors = [String: Double]()
     // Forward mode.
     let jf = jvp(f, tangents: tangents)
-    let jy = try evaluateReference(jf, inputs: x)[1]
+    let jy = try evaluateReference(jf, inputs: x, reduction: s.reduction)[1]
     errors["jvp"] = relativeError(jy, try central(probed, output: 0))
 
     // Reverse mode: the adjoint identity, with the cotangent v fed as an input.
     let lb = GraphBuilder(f)
     let vIn = lb.input("v", shape: y.shape)
     let pairing = lb.finish([sum(lb.tensor(f.outputs[0]) * vIn)])
-    let gradients = try evaluateReference(vjp(pairing, of: 0, wrt: names), inputs: x.merging(["v": v]) { a, _ in a })
+    let gradients = try evaluateReference(vjp(pairing, of: 0, wrt: names), inputs: x.merging(["v": v]) { a, _ in a },
+                                          reduction: s.reduction)
     let vjpSide = zip(names, gradients.dropFirst()).reduce(0) { $0 + $1.1.dot(x["t/\($1.0)"]!) }
     let jvpSide = v.dot(jy)
     errors["adjoint"] = abs(vjpSide - jvpSide) / Swift.max(abs(vjpSide), abs(jvpSide), 1e-12)
 
     // Second order: jvp∘jvp along the same tangent vs differences of the JVP.
     let jjf = jvp(jf, tangents: tangents)
-    let second = try evaluateReference(jjf, inputs: x)[3]
+    let second = try evaluateReference(jjf, inputs: x, reduction: s.reduction)[3]
     let probedJ = jvp(probed, tangents: tangents)
     errors["jvp∘jvp"] = relativeError(second, try central(probedJ, output: 1))
 
@@ -132,7 +140,8 @@ func checkRules(_ s: PrimitiveSample, seed: UInt64) throws -> [String: Double] {
     let jb = GraphBuilder(jf)
     let jvIn = jb.input("v", shape: y.shape)
     let tangentPairing = jb.finish([sum(jb.tensor(jf.outputs[1]) * jvIn)])
-    let nested = try evaluateReference(vjp(tangentPairing, of: 0, wrt: names), inputs: x.merging(["v": v]) { a, _ in a })
+    let nested = try evaluateReference(vjp(tangentPairing, of: 0, wrt: names), inputs: x.merging(["v": v]) { a, _ in a },
+                                       reduction: s.reduction)
     let analytic = zip(names, nested.dropFirst()).reduce(0) { $0 + $1.1.dot(x["t/\($1.0)"]!) }
     let pb = GraphBuilder(probedJ)
     let probedPairing = pb.finish([sum(pb.tensor(probedJ.outputs[1]) * pb.input("v", shape: y.shape))])
@@ -141,7 +150,7 @@ func checkRules(_ s: PrimitiveSample, seed: UInt64) throws -> [String: Double] {
     func pairingAt(_ by: Double) throws -> Double {
         var moved = withV
         for n in names { moved[n] = x[n]!.adding(x["t/\(n)"]!, scaledBy: by) }
-        return try evaluateReference(probedPairing, inputs: moved)[0].data[0]
+        return try evaluateReference(probedPairing, inputs: moved, reduction: s.reduction)[0].data[0]
     }
     let numeric = (try pairingAt(h) - pairingAt(-h)) / (2 * h)
     errors["vjp∘jvp"] = abs(numeric - analytic) / Swift.max(abs(numeric), abs(analytic), 1e-8)

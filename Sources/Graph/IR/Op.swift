@@ -46,12 +46,18 @@ public enum Op: Hashable, Sendable {
     /// The transpose of conv2d in w: (x, dy) → dw[O,C/groups,K,K]. Shape from the node.
     case conv2dFilterGrad(Conv2D)
 
+    // Collective.
+    /// The sum of the operand over the `ranks` processes of a data-parallel group (every rank
+    /// gets the same value). Run by an executor given a `CrossRankReduction` of that size.
+    case crossRankSum(ranks: Int)
+
     /// Primitive kinds, for tests that must walk the whole set and for profiles.
     public enum Kind: String, CaseIterable, Sendable {
         case input, constant, neg, exp, log, sqrt, relu, step, sign, stopGradient
         case add, sub, mul, div, maximum, minimum, equal
         case broadcast, sum, max, reshape, transpose, matmul
         case conv2d, conv2dInputGrad, conv2dFilterGrad
+        case crossRankSum
     }
 
     public var kind: Kind {
@@ -82,6 +88,7 @@ public enum Op: Hashable, Sendable {
         case .conv2d: .conv2d
         case .conv2dInputGrad: .conv2dInputGrad
         case .conv2dFilterGrad: .conv2dFilterGrad
+        case .crossRankSum: .crossRankSum
         }
     }
 

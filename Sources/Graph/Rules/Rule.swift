@@ -71,6 +71,7 @@ extension Op {
         case .conv2d(let a): conv2dRule(a)
         case .conv2dInputGrad(let a): conv2dInputGradRule(a)
         case .conv2dFilterGrad(let a): conv2dFilterGradRule(a)
+        case .crossRankSum(let ranks): crossRankSumRule(ranks)
         }
     }
 }

@@ -17,7 +17,12 @@ struct TableCommand: ParsableCommand {
 
 /// Loads a spec; a bad one prints its `file:line:col: error: …` and exits 1.
 func loadTableSpec(_ path: String) throws -> TableSpec {
-    do { return try TableSpec.load(path: path) } catch {
+    do {
+        let spec = try TableSpec.load(path: path)
+        // Under mpirun every rank loads the spec; one copy of each warning is enough.
+        if (Launch.launcherRank ?? 0) == 0 { for warning in spec.warnings { printError(warning) } }
+        return spec
+    } catch {
         printError("\(error)")
         throw ExitCode(1)
     }
@@ -39,8 +44,7 @@ struct TablePlanCommand: ParsableCommand, BLASSettingsCommand {
         for path in tables {
             // A bad table is reported and the others are still planned.
             let spec: TableSpec
-            do { spec = try TableSpec.load(path: path) } catch {
-                printError("\(error)")
+            do { spec = try loadTableSpec(path) } catch {
                 failed = true
                 continue
             }

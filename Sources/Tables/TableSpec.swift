@@ -15,6 +15,16 @@ public struct TableSpec: Sendable {
     /// The split and number of images the cells are evaluated on (nil: the recipe's `eval.*`).
     public var split: String?
     public var examples: Int?
+    /// The warnings of `rat check` on the rows' resolved recipes, each once with the rows it
+    /// concerns: a table runs its recipes, so it checks them as every command does. Errors
+    /// refuse the spec.
+    public var warnings: [String] {
+        checkWarnings.map { w in
+            Diagnostic(.warning, "row\(w.rows.count > 1 ? "s" : "") \(w.rows.map { "'\($0)'" }.joined(separator: ", ")): \(w.diagnostic.message)",
+                       at: w.diagnostic.location).description
+        }
+    }
+    private var checkWarnings: [(diagnostic: Diagnostic, rows: [String])] = []
 
     public enum ColumnKind: String, CaseIterable, Sendable {
         case clean, pgd20, cw20, aa
@@ -254,6 +264,7 @@ public struct TableSpec: Sendable {
                 throw RecipeError("row '\(row.label)': no recipe at '\(row.recipe)'", at: row.recipeLocation)
             }
             let base = try loadRecipe(row, overrides: row.overrides)
+            try checkRecipe(base, of: row)
             if let sweep = row.sweep {
                 let keys = try yamlKeyPaths(renderYAML(base))
                 guard keys.contains(sweep.key) else {
@@ -261,7 +272,32 @@ public struct TableSpec: Sendable {
                     throw RecipeError("row '\(row.label)': the sweep key '\(sweep.key)' is not a key of the resolved recipe "
                                       + "'\(row.recipe)'" + suggestion(for: sweep.key, among: candidates.sorted()), at: sweep.location)
                 }
-                for value in sweep.values { _ = try loadRecipe(row, overrides: row.overrides + ["\(sweep.key)=\(value)"]) }
+                for value in sweep.values {
+                    try checkRecipe(try loadRecipe(row, overrides: row.overrides + ["\(sweep.key)=\(value)"]), of: row)
+                }
+            }
+        }
+    }
+
+    /// Where in the spec a `--set` override of `row` was written (line n of "--set" is the
+    /// n-th override; the sweep's value comes last); other locations are the recipe file's.
+    func specLocation(of location: SourceLocation, _ row: Row) -> SourceLocation {
+        guard location.file == "--set" else { return location }
+        let index = location.line - 1
+        return index < row.overrideLocations.count ? row.overrideLocations[index] : (row.sweep?.location ?? row.location)
+    }
+
+    /// `rat check`'s semantic checks on one resolved recipe of `row`. The prepared dataset is
+    /// not inspected: a spec must plan where its data are absent (tables/paper on this
+    /// machine), and a run whose data are missing fails alone at `table run`.
+    private mutating func checkRecipe(_ recipe: Recipe, of row: Row) throws {
+        for var diagnostic in check(recipe, options: CheckOptions(inspectDataset: false)) {
+            diagnostic.location = specLocation(of: diagnostic.location, row)
+            if diagnostic.severity == .error { throw RecipeError("row '\(row.label)': \(diagnostic.message)", at: diagnostic.location) }
+            if let seen = checkWarnings.firstIndex(where: { $0.diagnostic == diagnostic }) {
+                if !checkWarnings[seen].rows.contains(row.label) { checkWarnings[seen].rows.append(row.label) }
+            } else {
+                checkWarnings.append((diagnostic, [row.label]))
             }
         }
     }
@@ -271,8 +307,7 @@ public struct TableSpec: Sendable {
         do { return try RecipeLoader.load(path: row.recipe, overrides: overrides) } catch let error as RecipeError
             where error.location.file == "--set" {
             let index = error.location.line - 1
-            let location = index < row.overrideLocations.count ? row.overrideLocations[index] : (row.sweep?.location ?? row.location)
-            throw RecipeError("row '\(row.label)': \(error.message) (in '\(overrides[index])')", at: location)
+            throw RecipeError("row '\(row.label)': \(error.message) (in '\(overrides[index])')", at: specLocation(of: error.location, row))
         }
     }
 

@@ -15,7 +15,7 @@ func specParses() throws {
         rows:
           - label: base
             recipe: tiny.yaml
-            set: {schedule.epochs: 2, threat.eps: 8/255}
+            set: {schedule.epochs: 2, threat.eps: 0.2}
             checkpoint: best-ever
           - label: beta
             recipe: tiny.yaml
@@ -28,7 +28,7 @@ func specParses() throws {
     #expect(spec.seeds == [3, 4])
     #expect(spec.columns.map(\.kind) == [.clean, .cw20, .aa])
     #expect(spec.columns.map(\.title) == ["clean", "CW", "aa"])
-    #expect(spec.rows[0].overrides == ["schedule.epochs=2", "threat.eps=8/255"])
+    #expect(spec.rows[0].overrides == ["schedule.epochs=2", "threat.eps=0.2"])
     #expect(spec.rows[0].checkpoint == .bestEver)
     #expect(spec.rows[1].checkpoint == .last, "the table's default")
     #expect(spec.rows[1].sweep?.values == ["1", "3", "6"])
@@ -145,4 +145,27 @@ func paperTablesPlan() throws {
     #expect(Set(table5.map(\.recipe.model.name)) == ["vgg16", "mobilenet-v2"])
     let table3 = try TableSpec.load(path: folder + "/table3.yaml").runs()
     #expect(table3.allSatisfy { $0.recipe.threat.norm == .l2 })
+}
+
+@Test("a spec checks every resolved recipe as rat check does: errors refuse it at the override, warnings are kept once per row")
+func specRunsTheRecipeChecks() throws {
+    let folder = temporaryFolder("checks")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    // threat.step > threat.eps is an error of `rat check`; it comes from the row's `set`.
+    func settingAlso(_ extra: String) -> String {
+        tinySpec().replacingOccurrences(of: "set: {loss.params.beta: 1}", with: "set: {loss.params.beta: 1, \(extra)}")
+    }
+    let bad = loadError(settingAlso("threat.step: 0.5"), in: folder)
+    #expect(bad?.contains("spec.yaml:") == true && bad?.contains("row 'TRADES beta 1'") == true
+            && bad?.contains("larger than ε") == true, "\(bad ?? "loaded")")
+    // sync_bn on an MLP (no BatchNorm) is a warning: the spec loads and carries it, once.
+    let warned = try TableSpec.load(path: try writeTable(in: folder, spec: settingAlso("distributed.sync_bn: true")))
+    let syncBN = warned.warnings.filter { $0.contains("sync_bn") }
+    #expect(syncBN.count == 1 && syncBN[0].contains("spec.yaml:11:") && syncBN[0].contains(": warning: row 'TRADES beta 1': "),
+            "\(warned.warnings)")
+    // A warning of the shared recipe (the tiny recipe evaluates 50 images) is told once for both rows.
+    let examples = warned.warnings.filter { $0.contains("first 50 images") }
+    #expect(examples.count == 1 && examples[0].contains("tiny.yaml:") && examples[0].contains("rows 'TRADES', 'TRADES beta 1'"),
+            "\(warned.warnings)")
+    #expect(try TableSpec.load(path: try writeTable(in: folder)).warnings.count == 1, "the tiny spec has only the examples warning")
 }

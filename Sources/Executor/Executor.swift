@@ -19,6 +19,9 @@ public final class Executor {
     /// The blocked copies and scratchpad of the oneDNN steps (nil when there are none).
     private let oneDNNWorkspace: OneDNNWorkspace?
     private let inputIndex: [String: BufferRef]
+    /// Convolutions oneDNN runs over channel-stacked operands (merged convolutions, one per
+    /// output of a convolution group), for tests and profiles.
+    public let oneDNNStackedConvolutions: Int
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
@@ -26,8 +29,9 @@ public final class Executor {
     public private(set) var stepSeconds: [Double]
 
     /// `oneDNN`: whether convolutions that `ConvShape.runsOnOneDNN` assigns to oneDNN run
-    /// there (false: all on rat's kernels, for side-by-side comparisons).
-    public init(plan: Plan, oneDNN: Bool = true) {
+    /// there (false: all on rat's kernels, for side-by-side comparisons); `stackedOneDNN`:
+    /// whether merged convolutions and convolution groups do too (`OneDNNStacking.swift`).
+    public init(plan: Plan, oneDNN: Bool = true, stackedOneDNN: Bool = true) {
         precondition(fusedRegisterStride == ElementwiseProgram.registerStride && fusedWorkers == workerCount,
                      "planner and kernels disagree on the fused-kernel scratch layout")
         self.plan = plan
@@ -39,7 +43,7 @@ public final class Executor {
         arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
         scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
         let bound = plan.steps.map { bind($0, base: arena) }
-        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound) : (bound, nil)
+        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound, stacked: stackedOneDNN) : (bound, nil)
         for step in steps {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
@@ -52,6 +56,9 @@ public final class Executor {
             }
         }
         stepSeconds = [Double](repeating: 0, count: plan.steps.count)
+        var stacked = 0
+        for step in steps { if case .oneDNNStacked(let convolutions) = step { stacked += convolutions.count } }
+        oneDNNStackedConvolutions = stacked
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -151,6 +158,8 @@ public final class Executor {
             Kernels.conv2dInputGrad(dx, dy, scratch, shape, scratch: scratch + stackedFloats)
         case .oneDNN(let s):
             s.primitive.run(x: s.x, w: s.w, y: s.y, workspace: oneDNNWorkspace!.base)
+        case .oneDNNStacked(let convolutions):
+            for c in convolutions { c.run(workspace: oneDNNWorkspace!.base) }
         }
     }
 }

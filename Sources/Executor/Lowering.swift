@@ -26,6 +26,9 @@ enum BoundStep {
     case convolutionGroup(ConvolutionGroupProblem)
     /// A convolution (any direction) run by oneDNN (`substitutingOneDNN`).
     case oneDNN(OneDNNStep)
+    /// A merged convolution or convolution group run by oneDNN as convolutions over
+    /// channel-stacked operands, one per output (`OneDNNStacking.swift`).
+    case oneDNNStacked([OneDNNStackedStep])
 }
 
 /// Translates a fused expression into the kernel's instruction set.

@@ -103,10 +103,12 @@ public final class FastGraph: CompiledGraph {
     public let graph: Graph
     public let executor: Executor
 
-    /// `oneDNN: false` keeps every convolution on rat's own kernels (`rat bench --against no-onednn`).
-    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }, oneDNN: Bool = true) {
+    /// `oneDNN: false` keeps every convolution on rat's own kernels (`rat bench --against no-onednn`);
+    /// `stackedOneDNN: false` keeps merged convolutions and convolution groups on them
+    /// (`--against no-onednn-stacking`).
+    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }, oneDNN: Bool = true, stackedOneDNN: Bool = true) {
         self.graph = graph
-        executor = Executor(plan: planner(graph), oneDNN: oneDNN)
+        executor = Executor(plan: planner(graph), oneDNN: oneDNN, stackedOneDNN: stackedOneDNN)
     }
 
     public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {

@@ -19,6 +19,9 @@ public final class Executor {
     /// The blocked copies and scratchpad of the oneDNN steps (nil when there are none).
     private let oneDNNWorkspace: OneDNNWorkspace?
     private let inputIndex: [String: BufferRef]
+    /// Convolutions oneDNN runs over channel-stacked operands (merged convolutions, one per
+    /// output of a convolution group), for tests and profiles.
+    public let oneDNNStackedConvolutions: Int
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
@@ -40,8 +43,9 @@ public final class Executor {
     }
 
     /// `oneDNN`: whether convolutions that `ConvShape.runsOnOneDNN` assigns to oneDNN run
-    /// there (false: all on rat's kernels, for side-by-side comparisons).
-    public init(plan: Plan, oneDNN: Bool = true) {
+    /// there (false: all on rat's kernels, for side-by-side comparisons); `stackedOneDNN`:
+    /// whether merged convolutions and convolution groups do too (`OneDNNStacking.swift`).
+    public init(plan: Plan, oneDNN: Bool = true, stackedOneDNN: Bool = true) {
         precondition(fusedRegisterStride == ElementwiseProgram.registerStride && fusedWorkers == workerCount,
                      "planner and kernels disagree on the fused-kernel scratch layout")
         self.plan = plan
@@ -53,7 +57,7 @@ public final class Executor {
         arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
         scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
         let bound = plan.steps.map { bind($0, base: arena) }
-        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound) : (bound, nil)
+        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound, stacked: stackedOneDNN) : (bound, nil)
         for step in steps {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):
@@ -70,6 +74,9 @@ public final class Executor {
             if case .crossRankSum(_, _, _, let ranks) = step { return ranks }
             return nil
         }.first
+        var stacked = 0
+        for step in steps { if case .oneDNNStacked(let convolutions) = step { stacked += convolutions.count } }
+        oneDNNStackedConvolutions = stacked
         inputIndex = Dictionary(plan.inputs.map { ($0.name, $0.buffer) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -174,6 +181,8 @@ public final class Executor {
         case .crossRankSum(let out, let source, let count, _):
             out.update(from: source, count: count)
             crossRankReduction!.sum(UnsafeMutableBufferPointer(start: out, count: count))
+        case .oneDNNStacked(let convolutions):
+            for c in convolutions { c.run(workspace: oneDNNWorkspace!.base) }
         }
     }
 }

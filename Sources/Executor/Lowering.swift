@@ -28,6 +28,9 @@ enum BoundStep {
     case oneDNN(OneDNNStep)
     /// out = Σ_ranks source over a group of `ranks` (the executor's `CrossRankReduction`).
     case crossRankSum(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, count: Int, ranks: Int)
+    /// A merged convolution or convolution group run by oneDNN as convolutions over
+    /// channel-stacked operands, one per output (`OneDNNStacking.swift`).
+    case oneDNNStacked([OneDNNStackedStep])
 }
 
 /// Translates a fused expression into the kernel's instruction set.

@@ -10,13 +10,18 @@ struct OneDNNStep {
 /// The bound steps with every plain convolution that `ConvShape.runsOnOneDNN` assigns to
 /// oneDNN replaced by a oneDNN step, and the one workspace they share (the executor runs one
 /// step at a time). One primitive per shape and direction, shared by the steps that have it.
-/// Merged convolutions and convolution groups keep rat's kernels.
-func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace: OneDNNWorkspace?) {
+/// Merged convolutions and convolution groups become convolutions over channel-stacked
+/// operands (`OneDNNStacking.swift`) where oneDNN accepts them, else keep rat's kernels.
+func substitutingOneDNN(_ steps: [BoundStep], stacked: Bool = true) -> (steps: [BoundStep], workspace: OneDNNWorkspace?) {
     guard oneDNNEnabled else { return (steps, nil) }
     var primitives = [ConvolutionKey: OneDNNConvolution?]()
+    var stackedBytes = 0
     func primitive(_ s: ConvShape, _ direction: ConvolutionDirection) -> OneDNNConvolution? {
+        primitive(s, direction, xChannels: [s.c], yChannels: [s.o])
+    }
+    func primitive(_ s: ConvShape, _ direction: ConvolutionDirection, xChannels: [Int], yChannels: [Int]) -> OneDNNConvolution? {
         guard s.runsOnOneDNN(direction) else { return nil }
-        let key = ConvolutionKey(shape: s, direction: direction)
+        let key = ConvolutionKey(shape: s, direction: direction, xChannels: xChannels, yChannels: yChannels)
         if let known = primitives[key] { return known }
         // Blocked layouts (nChw16c) for the 3×3 kernels; NCHW activations for the 1×1
         // shortcuts, where oneDNN's NCHW path (its gemm) beat its blocked 1×1 kernel in 7 of
@@ -26,8 +31,9 @@ func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace:
         // error ≤ 2.3e-6 against the Double reference (direct: ≤ 8e-7) (2026-12-02).
         // nil: oneDNN declined the shape; rat's kernels run it.
         let winograd = s.k == 3 && s.stride == 1 && s.c >= 64
-        let created = OneDNNConvolution(s, direction, blocked: s.k > 1, winograd: winograd)
-            ?? (winograd ? OneDNNConvolution(s, direction) : nil)
+        let created = OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels,
+                                        blocked: s.k > 1, winograd: winograd)
+            ?? (winograd ? OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels) : nil)
         primitives[key] = created
         return created
     }
@@ -42,15 +48,22 @@ func substitutingOneDNN(_ steps: [BoundStep]) -> (steps: [BoundStep], workspace:
         case .conv2dFilterGrad(let dw, let x, let dy, let s):
             guard let p = primitive(s, .backwardWeights) else { return step }
             return .oneDNN(OneDNNStep(primitive: p, x: UnsafeMutablePointer(mutating: x), w: dw, y: UnsafeMutablePointer(mutating: dy)))
+        case .mergedConv2d, .mergedConv2dInputGrad, .convolutionGroup:
+            guard stacked, let stacked = stackedOneDNNSteps(step, primitive: { primitive($0, $1, xChannels: $2, yChannels: $3) })
+            else { return step }
+            stackedBytes = max(stackedBytes, stacked.map(\.workspaceBytes).max() ?? 0)
+            return .oneDNNStacked(stacked)
         default:
             return step
         }
     }
-    let bytes = primitives.values.compactMap { $0?.workspaceBytes }.max()
+    let bytes = (primitives.values.compactMap { $0?.workspaceBytes } + [stackedBytes]).max().flatMap { $0 > 0 ? $0 : nil }
     return (substituted, bytes.map { OneDNNWorkspace(bytes: $0) })
 }
 
 private struct ConvolutionKey: Hashable {
     var shape: ConvShape
     var direction: ConvolutionDirection
+    var xChannels: [Int]
+    var yChannels: [Int]
 }

@@ -23,6 +23,9 @@ public struct ChannelSplit {
         (first, rest, self.plane) = ((start, channels), [], plane)
     }
 
+    /// The tensors in channel order, with their channel counts.
+    public var parts: [(start: UnsafeMutablePointer<Float>, channels: Int)] { [first] + rest }
+
     /// The plane of channel c of image n.
     @inline(__always)
     func channel(_ c: Int, ofImage n: Int) -> UnsafeMutablePointer<Float> {

@@ -34,17 +34,35 @@ public final class OneDNNConvolution: @unchecked Sendable {
     /// `reason`); the caller then keeps rat's own kernels.
     /// `winograd`: oneDNN's Winograd algorithm instead of direct (stride-1 3×3 only; nil
     /// where oneDNN declines it).
-    public init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false) {
-        guard s.groups == 1 else { return nil }
+    public convenience init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false) {
+        self.init(s, direction, xChannels: [s.c], yChannels: [s.o], blocked: blocked, winograd: winograd)
+    }
+
+    /// A primitive on channel-stacked operands (forward or backward data): x's C channels
+    /// are held by NCHW tensors of `xChannels` channels each, in order, and y's O channels
+    /// by tensors of `yChannels` (see `run(x:w:y:workspace:)`). Nil where oneDNN cannot
+    /// address a part inside its layout (blocked: every part but the last must fill whole
+    /// 16-channel blocks) or declines the shape.
+    public init?(_ s: ConvShape, _ direction: ConvolutionDirection, xChannels: [Int], yChannels: [Int],
+                 blocked: Bool = true, winograd: Bool = false) {
+        guard s.groups == 1, xChannels.reduce(0, +) == s.c, yChannels.reduce(0, +) == s.o,
+              direction != .backwardWeights || (xChannels.count == 1 && yChannels.count == 1) else { return nil }
         var problem = rat_onednn_shape(n: s.n, c: s.c, h: s.h, w: s.w, o: s.o, k: s.k, stride: s.stride,
                                        padding: s.padding)
         var error = [CChar](repeating: 0, count: 256)
-        guard let handle = rat_onednn_create(&problem, Int32(direction.rawValue), blocked ? 1 : 0, winograd ? 1 : 0,
-                                             &error, 256) else {
-            return nil
+        let created = xChannels.withUnsafeBufferPointer { x in
+            yChannels.withUnsafeBufferPointer { y in
+                rat_onednn_create_stacked(&problem, Int32(direction.rawValue), blocked ? 1 : 0, winograd ? 1 : 0,
+                                          x.count, x.baseAddress, y.count, y.baseAddress, &error, 256)
+            }
         }
+        guard let handle = created else { return nil }
         (self.shape, self.direction, self.handle) = (s, direction, handle)
+        (self.xParts, self.yParts) = (xChannels.count, yChannels.count)
     }
+
+    /// How many tensors hold x and y (1 unless stacked).
+    public private(set) var xParts = 1, yParts = 1
 
     deinit { rat_onednn_destroy(handle) }
 
@@ -54,6 +72,17 @@ public final class OneDNNConvolution: @unchecked Sendable {
     public func run(x: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
                     workspace: UnsafeMutableRawPointer) {
         rat_onednn_run(handle, x, w, y, workspace)
+    }
+
+    /// Stacked operands: `x` holds `xParts` pointers, `y` `yParts`, in channel order
+    /// (forward reads every x part and writes every y part; backward data the reverse).
+    public func run(x: UnsafePointer<UnsafeMutablePointer<Float>>, w: UnsafeMutablePointer<Float>,
+                    y: UnsafePointer<UnsafeMutablePointer<Float>>, workspace: UnsafeMutableRawPointer) {
+        x.withMemoryRebound(to: UnsafeMutablePointer<Float>?.self, capacity: xParts) { x in
+            y.withMemoryRebound(to: UnsafeMutablePointer<Float>?.self, capacity: yParts) { y in
+                rat_onednn_run_stacked(handle, x, w, y, workspace)
+            }
+        }
     }
 
     /// oneDNN's name for the implementation it chose, e.g. "jit:avx512_core".

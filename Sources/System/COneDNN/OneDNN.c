@@ -25,6 +25,13 @@ struct rat_onednn_convolution {
     long offsets[4];                    // of chosen[0..2] and the scratchpad in the workspace
     long held_bytes;
     char implementation[64];
+    // Channel-stacked x and y (rat_onednn_create_stacked): x's channels, or y's, are held by
+    // several NCHW tensors; each part is reordered into (or out of) its channel range of the
+    // chosen copy. part_count[i] is 0 for an operand held by one tensor (the fields above).
+    long part_count[3];
+    dnnl_memory_t part_user[3][RAT_ONEDNN_MAX_PARTS];     // each part, NCHW
+    dnnl_memory_t part_view[3][RAT_ONEDNN_MAX_PARTS];     // its channel range of chosen[i]
+    dnnl_primitive_t part_reorder[3][RAT_ONEDNN_MAX_PARTS];
 };
 
 #define CHECK(call, what)                                                                     \
@@ -39,7 +46,18 @@ struct rat_onednn_convolution {
 
 struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *s, int direction, int blocked,
                                                  int winograd, char *error, long error_capacity) {
+    return rat_onednn_create_stacked(s, direction, blocked, winograd, 0, NULL, 0, NULL, error, error_capacity);
+}
+
+struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn_shape *s, int direction, int blocked,
+                                                         int winograd, long x_parts, const long *x_channels,
+                                                         long y_parts, const long *y_channels,
+                                                         char *error, long error_capacity) {
     const dnnl_alg_kind_t algorithm = winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    if (x_parts > RAT_ONEDNN_MAX_PARTS || y_parts > RAT_ONEDNN_MAX_PARTS || direction == RAT_ONEDNN_BACKWARD_WEIGHTS && (x_parts > 1 || y_parts > 1)) {
+        snprintf(error, (size_t)error_capacity, "stacked operands: at most %d parts, forward or backward data", RAT_ONEDNN_MAX_PARTS);
+        return NULL;
+    }
     struct rat_onednn_convolution *c = calloc(1, sizeof *c);
     if (!c) { snprintf(error, (size_t)error_capacity, "out of memory"); return NULL; }
     const long oh = (s->h + 2 * s->padding - s->k) / s->stride + 1, ow = (s->w + 2 * s->padding - s->k) / s->stride + 1;
@@ -95,15 +113,48 @@ struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *
     const char *name = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name)
         snprintf(c->implementation, sizeof c->implementation, "%s", name);
+    c->part_count[X] = x_parts > 1 ? x_parts : 0;
+    c->part_count[Y] = y_parts > 1 ? y_parts : 0;
+    const long *channels[3] = {x_channels, NULL, y_channels};
     for (int i = 0; i < 3; i++) {
         const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, queries[i], 0);
         CHECK(dnnl_memory_create(&c->user[i], &user_md[i], c->engine, DNNL_MEMORY_NONE), "user memory");
-        if (dnnl_memory_desc_equal(chosen, &user_md[i])) continue;
+        if (c->part_count[i] == 0 && dnnl_memory_desc_equal(chosen, &user_md[i])) continue;
         CHECK(dnnl_memory_create(&c->chosen[i], chosen, c->engine, DNNL_MEMORY_NONE), "blocked memory");
         c->offsets[i] = c->held_bytes;
         c->held_bytes += ((long)dnnl_memory_desc_get_size(chosen) + 63) / 64 * 64;
-        dnnl_primitive_desc_t reorder_pd = NULL;
         const int out = i == c->output;
+        if (c->part_count[i] > 0) {
+            // Part p: channels [first, first + its count) of the chosen copy (a submemory: in
+            // a blocked layout its first channel must start a block, else oneDNN refuses).
+            dnnl_dims_t dims, offsets = {0, 0, 0, 0};
+            memcpy(dims, i == X ? xd : yd, sizeof dims);
+            long first = 0;
+            for (long p = 0; p < c->part_count[i]; p++) {
+                dims[1] = channels[i][p];
+                offsets[1] = first;
+                first += channels[i][p];
+                dnnl_memory_desc_t part_md, view_md;
+                CHECK(dnnl_memory_desc_init_by_tag(&part_md, 4, dims, dnnl_f32, dnnl_nchw), "part descriptor");
+                CHECK(dnnl_memory_desc_init_submemory(&view_md, chosen, dims, offsets), "channel range of a part");
+                CHECK(dnnl_memory_create(&c->part_user[i][p], &part_md, c->engine, DNNL_MEMORY_NONE), "part memory");
+                CHECK(dnnl_memory_create(&c->part_view[i][p], &view_md, c->engine, DNNL_MEMORY_NONE), "part view");
+                dnnl_primitive_desc_t part_pd = NULL;
+                CHECK(dnnl_reorder_primitive_desc_create(&part_pd, out ? &view_md : &part_md, c->engine,
+                                                         out ? &part_md : &view_md, c->engine, NULL), "part reorder descriptor");
+                dnnl_status_t part_status = dnnl_primitive_create(&c->part_reorder[i][p], part_pd);
+                dnnl_primitive_desc_destroy(part_pd);
+                CHECK(part_status, "part reorder");
+            }
+            if (first != (i == X ? xd[1] : yd[1])) {
+                snprintf(error, (size_t)error_capacity, "parts of %s hold %ld channels, not %ld", i == X ? "x" : "y",
+                         first, (long)(i == X ? xd[1] : yd[1]));
+                rat_onednn_destroy(c);
+                return NULL;
+            }
+            continue;
+        }
+        dnnl_primitive_desc_t reorder_pd = NULL;
         CHECK(dnnl_reorder_primitive_desc_create(&reorder_pd, out ? chosen : &user_md[i], c->engine,
                                                  out ? &user_md[i] : chosen, c->engine, NULL), "reorder descriptor");
         dnnl_status_t status = dnnl_primitive_create(&c->reorder[i], reorder_pd);
@@ -127,21 +178,43 @@ static void reorder(struct rat_onednn_convolution *c, int i, dnnl_memory_t from,
     dnnl_primitive_execute(c->reorder[i], c->stream, 2, args);
 }
 
+static void reorder_part(struct rat_onednn_convolution *c, int i, long p, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    dnnl_primitive_execute(c->part_reorder[i][p], c->stream, 2, args);
+}
+
 void rat_onednn_run(struct rat_onednn_convolution *c, float *x, float *w, float *y, void *workspace) {
-    float *pointers[3] = {x, w, y};
+    rat_onednn_run_stacked(c, &x, w, &y, workspace);
+}
+
+void rat_onednn_run_stacked(struct rat_onednn_convolution *c, float *const *x, float *w, float *const *y, void *workspace) {
+    float *const *parts[3] = {x, &w, y};
     char *base = workspace;
-    for (int i = 0; i < 3; i++) if (c->chosen[i]) dnnl_memory_set_data_handle(c->chosen[i], base + c->offsets[i]);
+    for (int i = 0; i < 3; i++) {
+        if (!c->chosen[i]) continue;
+        dnnl_memory_set_data_handle(c->chosen[i], base + c->offsets[i]);
+        for (long p = 0; p < c->part_count[i]; p++) dnnl_memory_set_data_handle(c->part_view[i][p], base + c->offsets[i]);
+    }
     if (c->scratchpad) dnnl_memory_set_data_handle(c->scratchpad, base + c->offsets[3]);
     dnnl_exec_arg_t args[4];
     int count = 0;
     for (int i = 0; i < 3; i++) {
-        dnnl_memory_set_data_handle(c->user[i], pointers[i]);
-        if (c->chosen[i] && i != c->output) reorder(c, i, c->user[i], c->chosen[i]);
+        if (c->part_count[i] > 0) {
+            for (long p = 0; p < c->part_count[i]; p++) {
+                dnnl_memory_set_data_handle(c->part_user[i][p], parts[i][p]);
+                if (i != c->output) reorder_part(c, i, p, c->part_user[i][p], c->part_view[i][p]);
+            }
+        } else {
+            dnnl_memory_set_data_handle(c->user[i], parts[i][0]);
+            if (c->chosen[i] && i != c->output) reorder(c, i, c->user[i], c->chosen[i]);
+        }
         args[count++] = (dnnl_exec_arg_t){c->arguments[i], c->chosen[i] ? c->chosen[i] : c->user[i]};
     }
     if (c->scratchpad) args[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->scratchpad};
     dnnl_primitive_execute(c->primitive, c->stream, count, args);
-    if (c->chosen[c->output]) reorder(c, c->output, c->chosen[c->output], c->user[c->output]);
+    const int o = c->output;
+    for (long p = 0; p < c->part_count[o]; p++) reorder_part(c, o, p, c->part_view[o][p], c->part_user[o][p]);
+    if (c->part_count[o] == 0 && c->chosen[o]) reorder(c, o, c->chosen[o], c->user[o]);
     dnnl_stream_wait(c->stream);
 }
 
@@ -152,6 +225,11 @@ long rat_onednn_workspace_bytes(const struct rat_onednn_convolution *c) { return
 void rat_onednn_destroy(struct rat_onednn_convolution *c) {
     if (!c) return;
     for (int i = 0; i < 3; i++) {
+        for (long p = 0; p < RAT_ONEDNN_MAX_PARTS; p++) {
+            if (c->part_reorder[i][p]) dnnl_primitive_destroy(c->part_reorder[i][p]);
+            if (c->part_view[i][p]) dnnl_memory_destroy(c->part_view[i][p]);
+            if (c->part_user[i][p]) dnnl_memory_destroy(c->part_user[i][p]);
+        }
         if (c->reorder[i]) dnnl_primitive_destroy(c->reorder[i]);
         if (c->chosen[i]) dnnl_memory_destroy(c->chosen[i]);
         if (c->user[i]) dnnl_memory_destroy(c->user[i]);

@@ -28,6 +28,25 @@ struct rat_onednn_convolution;
 struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *shape, int direction, int blocked,
                                                  int winograd, char *error, long error_capacity);
 
+/// The most NCHW tensors a stacked operand may be held by.
+#define RAT_ONEDNN_MAX_PARTS 8
+
+/// A forward or backward-data primitive whose x (channels, C) or y (channels, O) is held by
+/// several NCHW tensors, stacked along the channel axis in order: x_parts tensors of
+/// x_channels[p] channels (summing to C; 0 or 1 part: one tensor), the same for y. Sums of
+/// convolutions over several operands become one convolution this way (filters side by side),
+/// and convolutions of one operand with several filters one convolution with a split output.
+/// Each part is reordered into (out of) its channel range of oneDNN's copy: in a blocked
+/// layout every part but the last must hold a multiple of the block (16), else NULL.
+struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn_shape *shape, int direction, int blocked,
+                                                         int winograd, long x_parts, const long *x_channels,
+                                                         long y_parts, const long *y_channels,
+                                                         char *error, long error_capacity);
+
+/// Runs a stacked primitive: x and y are arrays of its parts' pointers (one each when not stacked).
+void rat_onednn_run_stacked(struct rat_onednn_convolution *convolution, float *const *x, float *w, float *const *y,
+                            void *workspace);
+
 /// Runs it: forward reads x, w and writes y; backward data reads dy (in y), w and writes
 /// dx (in x); backward weights reads x, dy (in y) and writes dw (in w). `workspace`: at
 /// least rat_onednn_workspace_bytes, 64-byte aligned, its contents not kept between runs.

@@ -25,10 +25,10 @@ final class BenchAttack {
     init(model: any Model, attack name: String, batch: Int, classes: Int) throws {
         // The recipe's threat defaults are the paper's ℓ∞ 8/255, step 2/255.
         let recipe = try RecipeLoader.load(text: "eval: {attacks: [\(name)], select: {metric: clean}}", file: "<bench \(name)>", requireSections: false)
-        guard let spec = recipe.eval.attacks.first, spec.attacks(classes: classes).count == 1 else {
+        guard let components = recipe.eval.attacks.first?.attacks(classes: classes), components.count == 1 else {
             throw ValidationError("bench: '\(name)' is not a single attack")
         }
-        attack = spec.attacks(classes: classes)[0]
+        attack = components[0]
         let shape = [batch, 3, 32, 32]
         let attacked = try AttackedModel(model: model, inputShape: shape, classes: classes, compiler: fastCompiler)
         let forward = model.forwardGraph(inputShape: shape, mode: .eval)

@@ -54,11 +54,13 @@ let package = Package(
         // loops are C built twice, for AVX2 + FMA and portably, chosen at run time.
         .target(name: "CMachine", path: "Sources/System/CMachine"),
         .target(name: "CDirectKernels", path: "Sources/System/CDirectKernels"),
+        // The fused elementwise interpreter, built for AVX-512, AVX2 and the baseline alike.
+        .target(name: "CElementwise", path: "Sources/System/CElementwise"),
         // oneDNN's convolutions (Debian's libdnnl-dev, x86_64 and arm64), wrapped in C;
         // libgomp is oneDNN's OpenMP runtime, whose thread count rat sets.
         .target(name: "COneDNN", path: "Sources/System/COneDNN",
                 linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "CMachine", "CDirectKernels", "COneDNN"],
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CMachine", "CDirectKernels", "CElementwise", "COneDNN"],
                 swiftSettings: uncheckedFastMath, linkerSettings: vectorMathLibraries),
         .target(name: "Executor", dependencies: ["Graph", "Planner", "Kernels"], swiftSettings: fastMath),
 

@@ -1,7 +1,10 @@
 import Foundation
+import CElementwise
+import CMachine
 
 // A fused elementwise kernel: a small program of per-element operations evaluated over
-// chunks of `chunkSize` elements, each instruction a tight loop over one chunk. Chains of
+// chunks of `chunkSize` elements, each instruction a tight loop over one chunk (the
+// interpreter is C, Sources/System/CElementwise, built for three vector widths). Chains of
 // elementwise primitives (BatchNorm's normalize–scale–shift, the softmax and KL algebra,
 // the derivative streams of nested forward mode) run as one pass over memory instead of
 // one pass per primitive.
@@ -37,14 +40,16 @@ public enum ElementwiseInstruction: Hashable, Sendable {
 /// Instructions in evaluation order; the last one's result is the output.
 public struct ElementwiseProgram: Hashable, Sendable {
     public let instructions: [ElementwiseInstruction]
-    /// The same instructions without payloads that hold arrays, and the gather layouts
-    /// beside them: the interpreter walks these per chunk, and walking the enum retained
-    /// and released each layout's arrays on every chunk (~4 % of a training step).
-    fileprivate let lowered: [LoweredInstruction]
-    fileprivate let layouts: [StridedLayout]
-    /// The register each instruction writes (-1 for the last, which writes the output).
-    fileprivate let destinations: [Int]
+    /// The same program as the C interpreter reads it (CElementwise), with registers
+    /// assigned and the gather layouts beside it.
+    fileprivate let lowered: [rat_elementwise_instruction]
+    fileprivate let layouts: [rat_strided_layout]
     fileprivate let registerCount: Int
+    /// Chunks never cross a multiple of this many elements (0: no constraint): the constant
+    /// run of the program's broadcasts, when they share one of at least `minimumScalarRun`
+    /// elements, so that every broadcast reads a single value per chunk and stays a scalar
+    /// instead of being filled into a register (a chunk of 512 straddled two 16×16 planes).
+    fileprivate let segmentRun: Int
 
     public init(instructions: [ElementwiseInstruction]) {
         self.instructions = instructions
@@ -59,33 +64,53 @@ public struct ElementwiseProgram: Hashable, Sendable {
         }
         var physical = [Int](repeating: -1, count: instructions.count)
         var free = [Int](), used = 0
-        func remap(_ source: ElementwiseSource) -> ElementwiseSource {
-            if case .register(let r) = source { return .register(physical[r]) }
-            return source
-        }
-        lowered = instructions.enumerated().map { i, instruction in
-            let reads = Set(instruction.sources.compactMap { if case .register(let r) = $0 { r } else { nil } })
-            let lowered: LoweredInstruction = switch instruction {
-            case .gather(let k, let layout):
-                { layouts.append(layout); return .gather(input: k, layout: layouts.count - 1) }()
-            case .unary(let op, let a): .unary(op, remap(a))
-            case .binary(let op, let a, let b): .binary(op, remap(a), remap(b))
+        func source(_ s: ElementwiseSource) -> rat_elementwise_source {
+            switch s {
+            case .input(let k): rat_elementwise_source(kind: Int32(RAT_EW_INPUT.rawValue), index: Int32(k), value: 0)
+            case .register(let r): rat_elementwise_source(kind: Int32(RAT_EW_REGISTER.rawValue), index: Int32(physical[r]), value: 0)
+            case .scalar(let v): rat_elementwise_source(kind: Int32(RAT_EW_SCALAR.rawValue), index: 0, value: v)
             }
+        }
+        let none = rat_elementwise_source(kind: Int32(RAT_EW_SCALAR.rawValue), index: 0, value: 0)
+        lowered = instructions.enumerated().map { i, instruction in
+            var lowered = rat_elementwise_instruction(opcode: 0, destination: -1, a: none, b: none, layout: 0)
+            switch instruction {
+            case .gather(let k, let layout):
+                layouts.append(layout)
+                lowered.opcode = Int32(RAT_EW_GATHER.rawValue)
+                lowered.a = rat_elementwise_source(kind: Int32(RAT_EW_INPUT.rawValue), index: Int32(k), value: 0)
+                lowered.layout = Int32(layouts.count - 1)
+            case .unary(let op, let a):
+                (lowered.opcode, lowered.a) = (op.opcode, source(a))
+            case .binary(let op, let a, let b):
+                (lowered.opcode, lowered.a, lowered.b) = (op.opcode, source(a), source(b))
+            }
+            let reads = Set(instruction.sources.compactMap { if case .register(let r) = $0 { r } else { nil } })
             for r in reads where lastRead[r] == i { free.append(physical[r]) }
             if i < instructions.count - 1 {   // the last result goes to the output
                 if let reg = free.popLast() { physical[i] = reg } else { physical[i] = used; used += 1 }
             }
+            lowered.destination = Int32(physical[i])
             return lowered
         }
-        destinations = physical
         registerCount = used
-        self.layouts = layouts
+        self.layouts = layouts.map(\.strided)
+        let runs = layouts.map(\.constantRun)
+        if let shortest = runs.compactMap({ $0 }).min(), shortest >= Self.minimumScalarRun,
+           runs.allSatisfy({ $0.map { $0 % shortest == 0 } ?? false }) {
+            segmentRun = shortest
+        } else {
+            segmentRun = 0
+        }
     }
 
     public static func == (a: Self, b: Self) -> Bool { a.instructions == b.instructions }
     public func hash(into hasher: inout Hasher) { hasher.combine(instructions) }
 
     public static let chunkSize = 512
+    /// Shorter constant runs (8×8 planes) are filled into registers: chunks that short would
+    /// cost more in per-instruction dispatch than the fills.
+    public static let minimumScalarRun = 128
     /// Floats between consecutive registers: a chunk plus 64 bytes. At exactly 2 KB apart,
     /// every other register shared its address bits below 4 KB with the one written next,
     /// and the loads waited on those stores (4K aliasing): a 16-instruction program ran ~2×
@@ -95,160 +120,84 @@ public struct ElementwiseProgram: Hashable, Sendable {
     public var registerElements: Int { max(1, registerCount) * ElementwiseProgram.registerStride }
 }
 
-/// An instruction as the interpreter sees it: plain values only.
-private enum LoweredInstruction {
-    case gather(input: Int, layout: Int)
-    case unary(UnaryOpcode, ElementwiseSource)
-    case binary(BinaryOpcode, ElementwiseSource, ElementwiseSource)
+private extension UnaryOpcode {
+    var opcode: Int32 {
+        let code = switch self {
+        case .neg: RAT_EW_NEG
+        case .exp: RAT_EW_EXP
+        case .log: RAT_EW_LOG
+        case .sqrt: RAT_EW_SQRT
+        case .relu: RAT_EW_RELU
+        case .step: RAT_EW_STEP
+        case .sign: RAT_EW_SIGN
+        case .copy: RAT_EW_COPY
+        }
+        return Int32(code.rawValue)
+    }
 }
 
-private enum Operand {
-    case pointer(UnsafePointer<Float>)
-    case scalar(Float)
+private extension BinaryOpcode {
+    var opcode: Int32 {
+        let code = switch self {
+        case .add: RAT_EW_ADD
+        case .sub: RAT_EW_SUB
+        case .mul: RAT_EW_MUL
+        case .div: RAT_EW_DIV
+        case .maximum: RAT_EW_MAXIMUM
+        case .minimum: RAT_EW_MINIMUM
+        case .equal: RAT_EW_EQUAL
+        }
+        return Int32(code.rawValue)
+    }
 }
+
+/// The vector width the elementwise interpreter and the direct convolutions are built for,
+/// chosen by the CPU at run time (one binary runs on any x86-64 and on arm64).
+public enum VectorInstructions: String, Sendable, CaseIterable {
+    case avx512 = "AVX-512", avx2 = "AVX2 + FMA", baseline
+
+    /// Whether this CPU runs the twin.
+    public var available: Bool {
+        switch self {
+        case .avx512: rat_fma_limit_width() == 16
+        case .avx2: cpuHasAVX2FMA
+        case .baseline: true
+        }
+    }
+}
+
+/// The interpreter twin this process runs: the widest the CPU has, or the baseline when
+/// RAT_PORTABLE_KERNELS is set (the tests run the portable builds this way).
+public let elementwiseInstructions: VectorInstructions =
+    ProcessInfo.processInfo.environment["RAT_PORTABLE_KERNELS"] != nil ? .baseline
+    : VectorInstructions.allCases.first { $0.available }!
 
 /// out[count] ← program(inputs), on both cores. `registers` holds
-/// `workerCount · program.registerElements` floats.
+/// `workerCount · program.registerElements` floats. `instructions` picks a twin (tests run
+/// each one the CPU has); the executor runs the process's choice.
 public func runElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
-                           _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>) {
+                           _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
+                           instructions twin: VectorInstructions = elementwiseInstructions) {
     let registersPerWorker = program.registerElements
+    let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
     program.lowered.withUnsafeBufferPointer { instructions in
         program.layouts.withUnsafeBufferPointer { layouts in
-            program.destinations.withUnsafeBufferPointer { destinations in
-                let code = LoweredCode(instructions: instructions, layouts: layouts, destinations: destinations,
-                                       registerCount: max(1, program.registerCount))
+            var code = rat_elementwise_program(
+                instructions: instructions.baseAddress, instruction_count: instructions.count,
+                layouts: layouts.baseAddress, register_count: program.registerCount,
+                register_stride: ElementwiseProgram.registerStride, chunk: ElementwiseProgram.chunkSize,
+                segment: program.segmentRun)
+            withUnsafePointer(to: &code) { code in
                 parallelRanges(count) { range, worker in
-                    let chunk = ElementwiseProgram.chunkSize
-                    let regs = registers + worker * registersPerWorker
-                    var start = range.lowerBound
-                    while start < range.upperBound {
-                        let n = min(chunk, range.upperBound - start)
-                        runChunk(out + start, inputs, code, start: start, count: n, registers: regs)
-                        start += n
+                    let (start, end, regs) = (range.lowerBound, range.upperBound, registers + worker * registersPerWorker)
+                    switch twin {
+                    case .avx512: rat_elementwise_run_avx512(code, out, table, start, end, regs)
+                    case .avx2: rat_elementwise_run_avx2(code, out, table, start, end, regs)
+                    case .baseline: rat_elementwise_run_portable(code, out, table, start, end, regs)
                     }
                 }
             }
         }
-    }
-}
-
-private struct LoweredCode {
-    var instructions: UnsafeBufferPointer<LoweredInstruction>
-    var layouts: UnsafeBufferPointer<StridedLayout>
-    var destinations: UnsafeBufferPointer<Int>
-    var registerCount: Int
-}
-
-private func runChunk(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
-                      _ code: LoweredCode, start: Int, count n: Int, registers: UnsafeMutablePointer<Float>) {
-    // A broadcast whose chunk reads one source element (a per-channel statistic over a
-    // plane of ≥ 512 values) is kept as a scalar instead of filling a register with it.
-    withUnsafeTemporaryAllocation(of: Float?.self, capacity: code.registerCount) { scalarRegisters in
-        func resolve(_ s: ElementwiseSource) -> Operand {
-            switch s {
-            case .input(let k): .pointer(inputs[k] + start)
-            case .register(let r):
-                if let v = scalarRegisters[r] { .scalar(v) } else { .pointer(UnsafePointer(registers + r * ElementwiseProgram.registerStride)) }
-            case .scalar(let v): .scalar(v)
-            }
-        }
-        for i in code.instructions.indices {
-            let register = code.destinations[i]   // -1: the output
-            let dst = register < 0 ? out : registers + register * ElementwiseProgram.registerStride
-            // Sources are resolved before the destination's scalar flag changes: an
-            // instruction may write the register it reads.
-            switch code.instructions[i] {
-            case .gather(let k, let layout):
-                if register >= 0, let offset = code.layouts[layout].singleSource(start: start, count: n) {
-                    scalarRegisters[register] = inputs[k][offset]
-                    continue
-                }
-                gather(dst, inputs[k], code.layouts[layout], start: start, count: n)
-            case .unary(let op, let a):
-                switch resolve(a) {
-                case .pointer(let x): unary(op, dst, x, n)
-                case .scalar(let v): dst.update(repeating: unaryScalar(op, v), count: n)
-                }
-            case .binary(let op, let a, let b):
-                binary(op, dst, resolve(a), resolve(b), n)
-            }
-            if register >= 0 { scalarRegisters[register] = nil }
-        }
-    }
-}
-
-// The loops run 8 lanes at a time through SIMD8 explicitly: written as plain loops over
-// pointers that may alias (a register can be an operand and the destination), LLVM kept
-// them scalar, and a 16-instruction program ran at about one element per cycle.
-
-@inline(__always)
-private func map(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
-                 _ f: (Float) -> Float, _ v: (SIMD8<Float>) -> SIMD8<Float>) {
-    var i = 0
-    while i + 8 <= n { store8(v(load8(x + i)), d + i); i += 8 }
-    while i < n { d[i] = f(x[i]); i += 1 }
-}
-
-@inline(__always)
-private func map(_ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, _ f: (Float) -> Float) {
-    for i in 0..<n { d[i] = f(x[i]) }
-}
-
-private func unary(_ op: UnaryOpcode, _ d: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-    let (zero, one) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 1))
-    switch op {
-    case .neg: map(d, x, n, { -$0 }, { -$0 })
-    case .exp: map(d, x, n) { Foundation.exp($0) }
-    case .log: map(d, x, n) { Foundation.log($0) }
-    case .sqrt: map(d, x, n, { $0.squareRoot() }, { $0.squareRoot() })
-    case .relu: map(d, x, n, { $0 > 0 ? $0 : 0 }, { zero.replacing(with: $0, where: $0 .> zero) })
-    case .step: map(d, x, n, { $0 > 0 ? 1 : 0 }, { zero.replacing(with: one, where: $0 .> zero) })
-    case .sign: map(d, x, n, { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) },
-                    { zero.replacing(with: one, where: $0 .> zero).replacing(with: -one, where: $0 .< zero) })
-    case .copy: d.update(from: x, count: n)
-    }
-}
-
-private func unaryScalar(_ op: UnaryOpcode, _ v: Float) -> Float {
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2) { b in
-        b[0] = v
-        unary(op, b.baseAddress! + 1, b.baseAddress!, 1)
-        return b[1]
-    }
-}
-
-@inline(__always)
-private func zipMap(_ d: UnsafeMutablePointer<Float>, _ a: Operand, _ b: Operand, _ n: Int,
-                    _ f: (Float, Float) -> Float, _ v: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) {
-    var i = 0
-    switch (a, b) {
-    case let (.pointer(x), .pointer(y)):
-        while i + 8 <= n { store8(v(load8(x + i), load8(y + i)), d + i); i += 8 }
-        while i < n { d[i] = f(x[i], y[i]); i += 1 }
-    case let (.pointer(x), .scalar(s)):
-        let sv = SIMD8(repeating: s)
-        while i + 8 <= n { store8(v(load8(x + i), sv), d + i); i += 8 }
-        while i < n { d[i] = f(x[i], s); i += 1 }
-    case let (.scalar(s), .pointer(y)):
-        let sv = SIMD8(repeating: s)
-        while i + 8 <= n { store8(v(sv, load8(y + i)), d + i); i += 8 }
-        while i < n { d[i] = f(s, y[i]); i += 1 }
-    case let (.scalar(s), .scalar(t)):
-        d.update(repeating: f(s, t), count: n)
-    }
-}
-
-private func binary(_ op: BinaryOpcode, _ d: UnsafeMutablePointer<Float>, _ a: Operand, _ b: Operand, _ n: Int) {
-    let (zero, one) = (SIMD8<Float>(repeating: 0), SIMD8<Float>(repeating: 1))
-    switch op {
-    case .add: zipMap(d, a, b, n, +, +)
-    case .sub: zipMap(d, a, b, n, -, -)
-    case .mul: zipMap(d, a, b, n, *, *)
-    case .div: zipMap(d, a, b, n, /, /)
-    // Same selections as the scalar forms, NaN included (a comparison with NaN is false).
-    case .maximum: zipMap(d, a, b, n, { $0 >= $1 ? $0 : $1 }, { $1.replacing(with: $0, where: $0 .>= $1) })
-    case .minimum: zipMap(d, a, b, n, { $0 <= $1 ? $0 : $1 }, { $1.replacing(with: $0, where: $0 .<= $1) })
-    case .equal: zipMap(d, a, b, n, { $0 == $1 ? 1 : 0 }, { zero.replacing(with: one, where: $0 .== $1) })
     }
 }
 

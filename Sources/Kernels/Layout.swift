@@ -2,6 +2,8 @@
 // gather (an output walked in row-major order, reading the source through strides, 0 on
 // broadcast axes); sum and max fold runs of a collapsed shape.
 
+import CElementwise
+
 /// Row-major strides of a shape.
 public func rowMajorStrides(_ shape: [Int]) -> [Int] {
     var strides = Array(repeating: 1, count: shape.count)
@@ -12,9 +14,16 @@ public func rowMajorStrides(_ shape: [Int]) -> [Int] {
 /// An output shape walked in row-major order and the source stride of each of its axes.
 /// Adjacent axes that walk the source contiguously are merged, so a per-channel broadcast
 /// over [N,C,H,W] becomes three axes and its inner runs are fills of H·W values.
+///
+/// The axes are stored inline (lanes past `rank` unused), not in arrays: fused kernels copy
+/// layouts once per chunk on both workers, and retaining the same arrays from two threads
+/// made a fused BatchNorm pass ~5× slower than a plain one (2026-12-02, docs/performance.md).
 public struct StridedLayout: Hashable, Sendable {
-    public private(set) var dims: [Int]
-    public private(set) var strides: [Int]
+    /// The most merged axes a layout holds; graph tensors have at most 4 before merging.
+    public static let maximumRank = 8
+    public private(set) var rank: Int
+    public private(set) var dims: SIMD8<Int>
+    public private(set) var strides: SIMD8<Int>
 
     public init(outputShape: [Int], sourceStrides: [Int]) {
         var dims = [Int](), strides = [Int]()
@@ -28,8 +37,12 @@ public struct StridedLayout: Hashable, Sendable {
             }
         }
         if dims.isEmpty { (dims, strides) = ([1], [0]) }
-        self.dims = dims
-        self.strides = strides
+        precondition(dims.count <= Self.maximumRank,
+                     "a gather over \(dims.count) unmergeable axes (shape \(outputShape)); at most \(Self.maximumRank) are supported")
+        rank = dims.count
+        self.dims = SIMD8(repeating: 0)
+        self.strides = SIMD8(repeating: 0)
+        for i in 0..<rank { (self.dims[i], self.strides[i]) = (dims[i], strides[i]) }
     }
 
     /// Broadcasting `source` (same rank, size-1 axes expand) to `target`.
@@ -44,65 +57,27 @@ public struct StridedLayout: Hashable, Sendable {
         return StridedLayout(outputShape: permutation.map { source[$0] }, sourceStrides: permutation.map { s[$0] })
     }
 
-    public var count: Int { dims.reduce(1, *) }
+    public var count: Int { (0..<rank).reduce(1) { $0 * dims[$1] } }
 
-    /// The source offset of output elements start..<start+count when they all read the same
-    /// element (they lie in one run of the innermost axis and that axis is broadcast), else nil.
-    @inline(__always)
-    public func singleSource(start: Int, count: Int) -> Int? {
-        let inner = dims.count - 1
-        guard strides[inner] == 0 else { return nil }
-        var rest = start / dims[inner]
-        guard start - rest * dims[inner] + count <= dims[inner] else { return nil }
-        var offset = 0
-        for d in stride(from: inner - 1, through: 0, by: -1) {
-            offset += rest % dims[d] * strides[d]
-            rest /= dims[d]
-        }
-        return offset
+    /// The length of the runs of output elements that read one source element (a per-channel
+    /// statistic read over a plane of H·W), or nil when consecutive outputs read different ones.
+    public var constantRun: Int? { strides[rank - 1] == 0 ? dims[rank - 1] : nil }
+
+    /// The layout as the C kernels read it.
+    var strided: rat_strided_layout {
+        var c = rat_strided_layout()
+        c.rank = rank
+        withUnsafeMutableBytes(of: &c.dims) { $0.storeBytes(of: dims, as: SIMD8<Int>.self) }
+        withUnsafeMutableBytes(of: &c.strides) { $0.storeBytes(of: strides, as: SIMD8<Int>.self) }
+        return c
     }
 }
 
 /// dst[0..<count] ← output elements start..<start+count of the layout, read from src.
 public func gather(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                    _ layout: StridedLayout, start: Int, count: Int) {
-    let rank = layout.dims.count
-    layout.dims.withUnsafeBufferPointer { dims in
-        layout.strides.withUnsafeBufferPointer { strides in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
-                var rest = start, offset = 0
-                for d in stride(from: rank - 1, through: 0, by: -1) {
-                    index[d] = rest % dims[d]
-                    rest /= dims[d]
-                    offset += index[d] * strides[d]
-                }
-                let inner = rank - 1, innerStride = strides[inner]
-                var out = dst, remaining = count
-                while remaining > 0 {
-                    let run = min(dims[inner] - index[inner], remaining)
-                    if innerStride == 0 {
-                        out.update(repeating: src[offset], count: run)
-                    } else if innerStride == 1 {
-                        out.update(from: src + offset, count: run)
-                    } else {
-                        for i in 0..<run { out[i] = src[offset + i * innerStride] }
-                    }
-                    out += run
-                    remaining -= run
-                    index[inner] += run
-                    offset += run * innerStride
-                    var d = inner
-                    while d > 0 && index[d] == dims[d] {
-                        offset -= index[d] * strides[d]
-                        index[d] = 0
-                        d -= 1
-                        index[d] += 1
-                        offset += strides[d]
-                    }
-                }
-            }
-        }
-    }
+    var strided = layout.strided
+    rat_gather(dst, src, &strided, start, count)
 }
 
 /// Materializes a whole gather (broadcast or transpose) on both cores.

@@ -1,0 +1,65 @@
+#ifndef RAT_CELEMENTWISE_H
+#define RAT_CELEMENTWISE_H
+
+// The fused elementwise kernel's interpreter (Sources/Kernels/Elementwise.swift builds the
+// programs): a program of per-element instructions evaluated chunk by chunk, each instruction
+// one vector loop over a chunk held in L1. In C so that one body is built three times, for
+// AVX-512, AVX2 and the baseline, and chosen at run time: Swift builds Kernels for the
+// baseline only (SSE2 on x86_64), which ran these loops at a quarter of the vector width.
+
+/// An output walked in row-major order over `rank` merged axes, reading its source through
+/// `strides` (0 on broadcast axes). At most 8 axes.
+struct rat_strided_layout {
+    long rank;
+    long dims[8];
+    long strides[8];
+};
+
+enum rat_elementwise_opcode {
+    RAT_EW_GATHER = 0,  // inputs[a.index] read through layouts[layout]
+    RAT_EW_NEG, RAT_EW_EXP, RAT_EW_LOG, RAT_EW_SQRT, RAT_EW_RELU, RAT_EW_STEP, RAT_EW_SIGN, RAT_EW_COPY,
+    RAT_EW_ADD, RAT_EW_SUB, RAT_EW_MUL, RAT_EW_DIV, RAT_EW_MAXIMUM, RAT_EW_MINIMUM, RAT_EW_EQUAL,
+};
+
+enum rat_elementwise_source_kind {
+    RAT_EW_INPUT = 0,     // a dense input of the output's shape
+    RAT_EW_REGISTER = 1,  // an earlier instruction's result
+    RAT_EW_SCALAR = 2,    // a constant
+};
+
+struct rat_elementwise_source {
+    int kind;
+    int index;    // input or register
+    float value;  // the constant
+};
+
+struct rat_elementwise_instruction {
+    int opcode;
+    int destination;  // a register, or -1 for the output (the last instruction)
+    struct rat_elementwise_source a, b;
+    int layout;       // RAT_EW_GATHER only
+};
+
+struct rat_elementwise_program {
+    const struct rat_elementwise_instruction *instructions;
+    long instruction_count;
+    const struct rat_strided_layout *layouts;
+    long register_count;
+    long register_stride;  // floats between consecutive registers
+    long chunk;            // elements per chunk, at most register_stride
+    long segment;          // chunks never cross a multiple of it (0: free); see Elementwise.swift
+};
+
+/// out[start..<end] ← program(inputs) at elements start..<end. `registers`: register_count ·
+/// register_stride floats of this worker's scratch.
+void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *out,
+                                const float *const *inputs, long start, long end, float *registers);
+void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *out,
+                              const float *const *inputs, long start, long end, float *registers);
+void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *out,
+                                  const float *const *inputs, long start, long end, float *registers);
+
+/// dst[0..<count] ← output elements start..<start+count of the layout, read from src.
+void rat_gather(float *dst, const float *src, const struct rat_strided_layout *layout, long start, long count);
+
+#endif

@@ -81,7 +81,9 @@ public final class Executor {
     }
 
     deinit {
-        for step in steps { if case .fused(_, let table, _, _) = step { table.deallocate() } }
+        for step in steps {
+            if case .fused(let outputs, let table, _, _) = step { outputs.deallocate(); table.deallocate() }
+        }
         arena.deallocate()
         scratch.deallocate()
     }
@@ -154,8 +156,8 @@ public final class Executor {
         switch step {
         case .fill(let out, let value, let count):
             fill(out, value, count: count)
-        case .fused(let out, let inputs, let program, let count):
-            runElementwise(out, inputs, program, count: count, registers: scratch)
+        case .fused(let outputs, let inputs, let program, let count):
+            runElementwise(outputs: outputs, inputs, program, count: count, registers: scratch)
         case .gather(let out, let source, let layout):
             gatherAll(out, source, layout)
         case .reduce(let out, let source, let layout, let kind):

@@ -6,7 +6,7 @@ import Planner
 /// the run loop only dispatches.
 enum BoundStep {
     case fill(out: UnsafeMutablePointer<Float>, value: Float, count: Int)
-    case fused(out: UnsafeMutablePointer<Float>, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+    case fused(outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
                program: ElementwiseProgram, count: Int)
     case gather(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, layout: StridedLayout)
     case reduce(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, layout: ReductionLayout, kind: ReductionKind)
@@ -33,8 +33,8 @@ enum BoundStep {
     case oneDNNStacked([OneDNNStackedStep])
 }
 
-/// Translates a fused expression into the kernel's instruction set.
-func elementwiseProgram(_ instructions: [FusedInstruction], operands: [BufferRef], output: [Int]) -> ElementwiseProgram {
+/// Translates fused expressions into the kernel's instruction set.
+func elementwiseProgram(_ instructions: [FusedInstruction], results: [Int], operands: [BufferRef], output: [Int]) -> ElementwiseProgram {
     func source(_ s: FusedSource) -> ElementwiseSource {
         switch s {
         case .operand(let k): .input(k)
@@ -42,7 +42,7 @@ func elementwiseProgram(_ instructions: [FusedInstruction], operands: [BufferRef
         case .constant(let v): .scalar(Float(v))
         }
     }
-    return ElementwiseProgram(instructions: instructions.map { instruction in
+    return ElementwiseProgram(results: results, instructions: instructions.map { instruction in
         switch instruction {
         case .broadcast(let k):
             return .gather(input: k, .broadcast(from: operands[k].shape, to: output))
@@ -109,11 +109,13 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
                              convShape(c, x: x, w: w, y: y))
     case .fill(let v):
         return .fill(out: out, value: Float(v), count: step.output.count)
-    case .fused(let instructions):
+    case .fused(let instructions, let results):
         let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, operands.count))
         for (k, p) in operands.enumerated() { table[k] = p }
-        return .fused(out: out, inputs: table,
-                      program: elementwiseProgram(instructions, operands: step.operands, output: step.output.shape),
+        let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: step.allOutputs.count)
+        for (k, o) in step.allOutputs.enumerated() { outputs[k] = base + o.offset }
+        return .fused(outputs: outputs, inputs: table,
+                      program: elementwiseProgram(instructions, results: results, operands: step.operands, output: step.output.shape),
                       count: step.output.count)
     case .primitive(let op):
         switch op {

@@ -37,9 +37,11 @@ public enum ElementwiseInstruction: Hashable, Sendable {
     }
 }
 
-/// Instructions in evaluation order; the last one's result is the output.
+/// Instructions in evaluation order. Output k is the result of instruction `results[k]`
+/// (by default one output, the last instruction's).
 public struct ElementwiseProgram: Hashable, Sendable {
     public let instructions: [ElementwiseInstruction]
+    public let results: [Int]
     /// The same program as the C interpreter reads it (CElementwise), with registers
     /// assigned and the gather layouts beside it.
     fileprivate let lowered: [rat_elementwise_instruction]
@@ -51,13 +53,20 @@ public struct ElementwiseProgram: Hashable, Sendable {
     /// instead of being filled into a register (a chunk of 512 straddled two 16×16 planes).
     fileprivate let segmentRun: Int
 
-    public init(instructions: [ElementwiseInstruction]) {
+    public init(results: [Int]? = nil, instructions: [ElementwiseInstruction]) {
+        let results = results ?? [instructions.count - 1]
+        precondition(!results.isEmpty && Set(results).count == results.count
+                     && results.allSatisfy { instructions.indices.contains($0) }, "bad program results \(results)")
         self.instructions = instructions
+        self.results = results
         var layouts = [StridedLayout]()
+        let outputOf = Dictionary(uniqueKeysWithValues: results.enumerated().map { ($1, $0) })
         // Registers by liveness: an instruction's result takes a register freed by a value
         // read for the last time (possibly by this very instruction: the loops read element
         // i before writing it). Long programs (nested forward mode through BatchNorm makes
         // 17 instructions) then keep a few chunks in L1 instead of one chunk per instruction.
+        // Results are written to their outputs and read back from there (in L1) by later
+        // instructions.
         var lastRead = [Int](repeating: -1, count: instructions.count)
         for (i, instruction) in instructions.enumerated() {
             for case .register(let r) in instruction.sources { lastRead[r] = i }
@@ -67,7 +76,9 @@ public struct ElementwiseProgram: Hashable, Sendable {
         func source(_ s: ElementwiseSource) -> rat_elementwise_source {
             switch s {
             case .input(let k): rat_elementwise_source(kind: Int32(RAT_EW_INPUT.rawValue), index: Int32(k), value: 0)
-            case .register(let r): rat_elementwise_source(kind: Int32(RAT_EW_REGISTER.rawValue), index: Int32(physical[r]), value: 0)
+            case .register(let r):
+                if let k = outputOf[r] { rat_elementwise_source(kind: Int32(RAT_EW_OUTPUT.rawValue), index: Int32(k), value: 0) }
+                else { rat_elementwise_source(kind: Int32(RAT_EW_REGISTER.rawValue), index: Int32(physical[r]), value: 0) }
             case .scalar(let v): rat_elementwise_source(kind: Int32(RAT_EW_SCALAR.rawValue), index: 0, value: v)
             }
         }
@@ -85,12 +96,14 @@ public struct ElementwiseProgram: Hashable, Sendable {
             case .binary(let op, let a, let b):
                 (lowered.opcode, lowered.a, lowered.b) = (op.opcode, source(a), source(b))
             }
-            let reads = Set(instruction.sources.compactMap { if case .register(let r) = $0 { r } else { nil } })
+            let reads = Set(instruction.sources.compactMap { if case .register(let r) = $0, outputOf[r] == nil { r } else { nil } })
             for r in reads where lastRead[r] == i { free.append(physical[r]) }
-            if i < instructions.count - 1 {   // the last result goes to the output
+            if let k = outputOf[i] {
+                lowered.destination = Int32(-1 - k)
+            } else {
                 if let reg = free.popLast() { physical[i] = reg } else { physical[i] = used; used += 1 }
+                lowered.destination = Int32(physical[i])
             }
-            lowered.destination = Int32(physical[i])
             return lowered
         }
         registerCount = used
@@ -104,8 +117,8 @@ public struct ElementwiseProgram: Hashable, Sendable {
         }
     }
 
-    public static func == (a: Self, b: Self) -> Bool { a.instructions == b.instructions }
-    public func hash(into hasher: inout Hasher) { hasher.combine(instructions) }
+    public static func == (a: Self, b: Self) -> Bool { a.instructions == b.instructions && a.results == b.results }
+    public func hash(into hasher: inout Hasher) { hasher.combine(instructions); hasher.combine(results) }
 
     public static let chunkSize = 512
     /// Shorter constant runs (8×8 planes) are filled into registers: chunks that short would
@@ -178,8 +191,19 @@ public let elementwiseInstructions: VectorInstructions =
 public func runElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
                            _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
                            instructions twin: VectorInstructions = elementwiseInstructions) {
+    precondition(program.results.count == 1, "a program of \(program.results.count) outputs needs a table of them")
+    withUnsafePointer(to: out) { outputs in
+        runElementwise(outputs: outputs, inputs, program, count: count, registers: registers, instructions: twin)
+    }
+}
+
+/// outputs[k][count] ← output k of program(inputs), for every output of the program.
+public func runElementwise(outputs: UnsafePointer<UnsafeMutablePointer<Float>>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
+                           _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
+                           instructions twin: VectorInstructions = elementwiseInstructions) {
     let registersPerWorker = program.registerElements
     let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+    let out = UnsafeRawPointer(outputs).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self)
     program.lowered.withUnsafeBufferPointer { instructions in
         program.layouts.withUnsafeBufferPointer { layouts in
             var code = rat_elementwise_program(

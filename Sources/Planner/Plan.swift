@@ -45,9 +45,11 @@ public struct Step: Sendable {
 public enum Operation: Sendable {
     /// Every element of the output equals the value (a constant something needs in memory).
     case fill(Double)
-    /// A fused elementwise expression over the operands (all of the output's shape, except
-    /// that `.broadcast` instructions expand theirs).
-    case fused([FusedInstruction])
+    /// Fused elementwise expressions over the operands (all of the output's shape, except
+    /// that `.broadcast` instructions expand theirs): output k (`allOutputs[k]`) is the value
+    /// of instruction `results[k]`. Several outputs when sibling expressions that read the
+    /// same buffers were merged into one pass (`FusedSiblings.swift`).
+    case fused([FusedInstruction], results: [Int])
     /// One non-elementwise primitive (broadcast, sum, max, transpose, matmul, convolutions).
     case primitive(Op)
     /// Several conv2d (or conv2dInputGrad) nodes sharing their first operand, as one
@@ -86,8 +88,10 @@ public let fusedWorkers = Int(rat_worker_count())
 /// groups (sums of convolutions over shared operands, `ConvolutionGroups.swift`), merging of
 /// the remaining convolutions that share an operand, a schedule in topological order and an
 /// arena layout from buffer lifetimes. `groupSums: false` leaves sums of convolutions to the
-/// primitives (for A/B benchmarks); `mergeConvolutions: false` turns off both passes.
-public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true) -> Plan {
+/// primitives (for A/B benchmarks); `mergeConvolutions: false` turns off both passes;
+/// `fuseSiblings: false` keeps one fused step per expression (for A/B benchmarks).
+public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true,
+                 fuseSiblings: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes
     var consumers = [[Int]](repeating: [], count: nodes.count)
@@ -96,11 +100,11 @@ public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool =
     for o in graph.outputs { isOutput[o] = true }
     let groups = mergeConvolutions && groupSums ? convolutionGroups(nodes, consumers: consumers, isOutput: isOutput) : []
     return plan(graph, original: original, consumers: consumers, isOutput: isOutput, groups: groups,
-                fuse: fuse, mergeConvolutions: mergeConvolutions)
+                fuse: fuse, mergeConvolutions: mergeConvolutions, fuseSiblings: fuseSiblings)
 }
 
 private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput: [Bool], groups: [PlannedGroup],
-                  fuse: Bool, mergeConvolutions: Bool) -> Plan {
+                  fuse: Bool, mergeConvolutions: Bool, fuseSiblings: Bool) -> Plan {
     let nodes = graph.nodes
     // Nodes a convolution group computes (its sums' outputs are stored, never inlined).
     var grouped = [Bool](repeating: false, count: nodes.count)
@@ -187,13 +191,15 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
                 return .result(instructions.count - 1)
             }
             _ = emit(i)
-            steps.append((i, Step(operation: .fused(instructions), output: ref(i), operands: operands,
-                                  kind: node.op.kind, flops: flops)))
+            steps.append((i, Step(operation: .fused(instructions, results: [instructions.count - 1]), output: ref(i),
+                                  operands: operands, kind: node.op.kind, flops: flops)))
         } else {
             steps.append((i, Step(operation: .primitive(node.op), output: ref(i), operands: node.inputs.map(ref),
                                   kind: node.op.kind, flops: primitiveFlops(node, nodes))))
         }
     }
+
+    if fuse && fuseSiblings { steps = mergingFusedSiblings(steps) }
 
     // Lifetimes, in step indices; inputs and outputs live for the whole run.
     let end = steps.count
@@ -233,7 +239,7 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     var scratch = 0
     for step in finalSteps {
         switch step.operation {
-        case .fused(let instructions): scratch = max(scratch, fusedWorkers * fusedRegisterStride * instructions.count)
+        case .fused(let instructions, _): scratch = max(scratch, fusedWorkers * fusedRegisterStride * instructions.count)
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
         case .mergedConvolution(let op): scratch = max(scratch, mergedConvolutionScratch(op, step))
         case .convolutionGroup(let g): scratch = max(scratch, convolutionGroupScratch(g, step))

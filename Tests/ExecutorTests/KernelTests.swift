@@ -206,4 +206,52 @@ import Testing
             }
         }
     }
+
+    /// A program of three outputs, where later instructions read an earlier output back
+    /// (from the output buffer, written earlier in the same chunk), on every twin.
+    @Test func programWithSeveralOutputs() {
+        let shape = [2, 3, 13, 13]
+        let (c, plane) = (shape[1], shape[2] * shape[3])
+        let count = shape.reduce(1, *)
+        let x = Self.random(count, seed: 15), y = Self.random(count, seed: 16), s = Self.random(c, seed: 17)
+        let program = ElementwiseProgram(results: [2, 4, 5], instructions: [
+            .gather(input: 2, .broadcast(from: [1, c, 1, 1], to: shape)),   // r0 = s[c]
+            .binary(.mul, .input(0), .register(0)),                          // r1 = x·s
+            .unary(.relu, .register(1)),                                     // out0 = relu(x·s)
+            .binary(.sub, .input(1), .register(1)),                          // r3 = y − x·s
+            .binary(.mul, .register(2), .register(3)),                       // out1 = out0 · r3
+            .binary(.add, .register(2), .input(0)),                          // out2 = out0 + x
+        ])
+        for twin in VectorInstructions.allCases where twin.available {
+            var (first, second, third) = ([Float](repeating: 9, count: count), [Float](repeating: 9, count: count),
+                                          [Float](repeating: 9, count: count))
+            let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
+            first.withUnsafeMutableBufferPointer { o0 in
+                second.withUnsafeMutableBufferPointer { o1 in
+                    third.withUnsafeMutableBufferPointer { o2 in
+                        [o0.baseAddress!, o1.baseAddress!, o2.baseAddress!].withUnsafeBufferPointer { outputs in
+                            x.withUnsafeBufferPointer { xs in
+                                y.withUnsafeBufferPointer { ys in
+                                    s.withUnsafeBufferPointer { ss in
+                                        [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
+                                            registers.withUnsafeBufferPointer { r in
+                                                runElementwise(outputs: outputs.baseAddress!, table.baseAddress!, program, count: count,
+                                                               registers: UnsafeMutablePointer(mutating: r.baseAddress!),
+                                                               instructions: twin)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let scaled = (0..<count).map { x[$0] * s[$0 / plane % c] }
+            let out0 = scaled.map { $0 > 0 ? $0 : 0 }
+            #expect(first == out0, "\(twin.rawValue): output 0")
+            #expect(second == (0..<count).map { out0[$0] * (y[$0] - scaled[$0]) }, "\(twin.rawValue): output 1")
+            #expect(third == (0..<count).map { out0[$0] + x[$0] }, "\(twin.rawValue): output 2")
+        }
+    }
 }

@@ -164,13 +164,13 @@ BODY void gather(float *dst, const float *src, const struct rat_strided_layout *
     }
 }
 
-BODY void run_chunk(const struct rat_elementwise_program *p, float *out, const float *const *inputs,
+BODY void run_chunk(const struct rat_elementwise_program *p, float *const *outputs, const float *const *inputs,
                     long start, long n, float *registers, float *scalar_value, unsigned char *is_scalar) {
     for (long r = 0; r < p->register_count; r++) is_scalar[r] = 0;
     for (long i = 0; i < p->instruction_count; i++) {
         const struct rat_elementwise_instruction *ins = &p->instructions[i];
         const int reg = ins->destination;
-        float *dst = reg < 0 ? out : registers + reg * p->register_stride;
+        float *dst = reg < 0 ? outputs[-1 - reg] + start : registers + reg * p->register_stride;
         // Resolve the sources before the destination's scalar flag changes: an instruction may
         // write the register it reads. A NULL pointer means the source is the scalar beside it.
         const float *a = NULL, *b = NULL;
@@ -178,6 +178,7 @@ BODY void run_chunk(const struct rat_elementwise_program *p, float *out, const f
 #define RESOLVE(src, ptr, val)                                                                    \
         switch (src.kind) {                                                                       \
         case RAT_EW_INPUT: ptr = inputs[src.index] + start; break;                                \
+        case RAT_EW_OUTPUT: ptr = outputs[src.index] + start; break;                              \
         case RAT_EW_REGISTER:                                                                     \
             if (is_scalar[src.index]) val = scalar_value[src.index];                              \
             else ptr = registers + src.index * p->register_stride;                                \
@@ -213,7 +214,7 @@ BODY void run_chunk(const struct rat_elementwise_program *p, float *out, const f
     }
 }
 
-BODY void run(const struct rat_elementwise_program *p, float *out, const float *const *inputs,
+BODY void run(const struct rat_elementwise_program *p, float *const *outputs, const float *const *inputs,
               long start, long end, float *registers) {
     const long count = p->register_count > 0 ? p->register_count : 1;
     float scalar_value[count];
@@ -221,7 +222,7 @@ BODY void run(const struct rat_elementwise_program *p, float *out, const float *
     while (start < end) {
         long n = end - start < p->chunk ? end - start : p->chunk;
         if (p->segment > 0 && n > p->segment - start % p->segment) n = p->segment - start % p->segment;
-        run_chunk(p, out + start, inputs, start, n, registers, scalar_value, is_scalar);
+        run_chunk(p, outputs, inputs, start, n, registers, scalar_value, is_scalar);
         start += n;
     }
 }
@@ -234,19 +235,19 @@ BODY void run(const struct rat_elementwise_program *p, float *out, const float *
 #define AVX2
 #endif
 
-AVX512 void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *out,
+AVX512 void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *const *outputs,
                                        const float *const *inputs, long start, long end, float *registers) {
-    run(program, out, inputs, start, end, registers);
+    run(program, outputs, inputs, start, end, registers);
 }
 
-AVX2 void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *out,
+AVX2 void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *const *outputs,
                                    const float *const *inputs, long start, long end, float *registers) {
-    run(program, out, inputs, start, end, registers);
+    run(program, outputs, inputs, start, end, registers);
 }
 
-void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *out,
+void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *const *outputs,
                                   const float *const *inputs, long start, long end, float *registers) {
-    run(program, out, inputs, start, end, registers);
+    run(program, outputs, inputs, start, end, registers);
 }
 
 void rat_gather(float *dst, const float *src, const struct rat_strided_layout *layout, long start, long count) {

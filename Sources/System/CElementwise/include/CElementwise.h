@@ -25,6 +25,7 @@ enum rat_elementwise_source_kind {
     RAT_EW_INPUT = 0,     // a dense input of the output's shape
     RAT_EW_REGISTER = 1,  // an earlier instruction's result
     RAT_EW_SCALAR = 2,    // a constant
+    RAT_EW_OUTPUT = 3,    // an output an earlier instruction of this chunk wrote
 };
 
 struct rat_elementwise_source {
@@ -35,7 +36,7 @@ struct rat_elementwise_source {
 
 struct rat_elementwise_instruction {
     int opcode;
-    int destination;  // a register, or -1 for the output (the last instruction)
+    int destination;  // a register, or -1 - k for output k
     struct rat_elementwise_source a, b;
     int layout;       // RAT_EW_GATHER only
 };
@@ -50,13 +51,13 @@ struct rat_elementwise_program {
     long segment;          // chunks never cross a multiple of it (0: free); see Elementwise.swift
 };
 
-/// out[start..<end] ← program(inputs) at elements start..<end. `registers`: register_count ·
-/// register_stride floats of this worker's scratch.
-void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *out,
+/// outputs[k][start..<end] ← program(inputs) at elements start..<end for every output k.
+/// `registers`: register_count · register_stride floats of this worker's scratch.
+void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *const *outputs,
                                 const float *const *inputs, long start, long end, float *registers);
-void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *out,
+void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *const *outputs,
                               const float *const *inputs, long start, long end, float *registers);
-void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *out,
+void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *const *outputs,
                                   const float *const *inputs, long start, long end, float *registers);
 
 /// dst[0..<count] ← output elements start..<start+count of the layout, read from src.

@@ -1,0 +1,55 @@
+import Executor
+import Graph
+import Planner
+import Testing
+
+/// Sibling fusion (Planner/FusedSiblings.swift): elementwise expressions that read the same
+/// buffers run as one pass with several outputs, and compute exactly what separate passes do.
+@Suite struct FusedSiblings {
+    static func fusedOutputCounts(_ p: Plan) -> [Int] {
+        p.steps.compactMap { if case .fused = $0.operation { $0.allOutputs.count } else { nil } }
+    }
+
+    /// a = relu(x·s) is read by two consumers (so it is stored); b and c read x, y and s as
+    /// a does; d needs a reduction of x first, so it can only join a pass after that.
+    static func siblingGraph() -> Graph {
+        let b = GraphBuilder()
+        let shape = [2, 3, 20, 20]
+        let x = b.input("x", shape: shape), y = b.input("y", shape: shape), s = b.input("s", shape: [1, 3, 1, 1])
+        let scale = s.broadcast(to: shape)
+        let a = relu(x * scale)
+        let bOut = a * y + x
+        let c = x - y * scale
+        let total = sum(x * x, axes: [0, 2, 3]).reshaped([1, 3, 1, 1]).broadcast(to: shape)
+        let d = (x + total) * y
+        return b.finish([a, bOut, c, d, a * 2])
+    }
+
+    static func outputs(_ graph: Graph, siblings: Bool) throws -> [[Float]] {
+        let feeds = randomFeeds(graph, seed: 5, range: ModelParity.range)
+        let executor = Executor(plan: plan(graph, fuseSiblings: siblings))
+        return try executor.run(feeding: feeds.mapValues { ($0.shape, $0.data.map { Float($0) }) })
+    }
+
+    @Test func siblingsRunAsOnePassAndMatchSeparatePasses() throws {
+        let graph = Self.siblingGraph()
+        let joined = Self.fusedOutputCounts(plan(graph)), separate = Self.fusedOutputCounts(plan(graph, fuseSiblings: false))
+        #expect(separate.allSatisfy { $0 == 1 })
+        #expect(joined.contains { $0 >= 3 }, "a, b and c (and a·2) share x, y, s: one pass, got \(joined)")
+        #expect(joined.reduce(0, +) == separate.reduce(0, +), "every expression still has its output")
+        #expect(joined.count < separate.count)
+        #expect(try worstParityError(graph, range: ModelParity.range) <= 1e-6)
+        let (a, b) = (try Self.outputs(graph, siblings: true), try Self.outputs(graph, siblings: false))
+        for (j, s) in zip(a, b) { #expect(j == s, "the same operations in the same order: identical bits") }
+    }
+
+    /// The whole small-cnn Taylor gradient graph, where nested forward mode makes the most
+    /// siblings: fewer passes, the same values as separate passes.
+    @Test func taylorGraphSiblingsMatchSeparatePasses() throws {
+        let graph = ModelParity.taylorGradientGraph(ModelParity.forward(.train))
+        let (joined, separate) = (plan(graph), plan(graph, fuseSiblings: false))
+        #expect(Self.fusedOutputCounts(joined).count < Self.fusedOutputCounts(separate).count)
+        let (a, b) = (try Self.outputs(graph, siblings: true), try Self.outputs(graph, siblings: false))
+        for (j, s) in zip(a, b) { #expect(relativeError(j, s.map(Double.init)) <= 1e-6) }
+    }
+}

@@ -110,7 +110,7 @@ let package = Package(
 
         // Tests/Fixtures/ holds files shared by several test targets, read by path (#filePath).
         .testTarget(name: "GraphTests", dependencies: ["Graph", "Models", "Objectives", "Checkpoints"]),
-        .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "Models", "Objectives"]),
+        .testTarget(name: "ExecutorTests", dependencies: ["Graph", "Planner", "Executor", "Kernels", "CDirectKernels", "Models", "Objectives"]),
         .testTarget(name: "DataTests", dependencies: ["Shards", "Data", "Loader", "CZlib"]),
         .testTarget(name: "RecipeTests", dependencies: ["Recipe", "Objectives", "Models"], resources: [.copy("Recipes")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Graph"]),

@@ -6,8 +6,8 @@ import Foundation
 // 27 multiply-adds per output), and col2im (the attack's ∂/∂x) scatters into three planes
 // per image. Directly, one image is zero-padded into L1/L2-sized scratch and every output
 // row is accumulated in registers: 4 output channels × 16 columns per tap. The inner loops
-// are C (Sources/System/CDirectKernels), built twice: for AVX2 + FMA, chosen at run time
-// when the CPU has them, and for the architecture's baseline.
+// are C (Sources/System/CDirectKernels), built three times: for AVX-512 and for AVX2 + FMA,
+// chosen at run time when the CPU has them (`kernelInstructions`), and for the baseline.
 //   forward:         y[n,o,oy,ox]  = Σ_c,ky,kx w[o,c,ky,kx] · xpad[n,c,oy+ky,ox+kx]
 //   input gradient:  dx[n,c,iy,ix] = Σ_o,ky,kx w[o,c,K−1−ky,K−1−kx] · dypad[n,o,iy+ky,ix+kx]
 // i.e. the input gradient is the same stride-1 convolution of dy (padded by q = K−1−p) with
@@ -40,11 +40,6 @@ extension ConvShape {
     }
 }
 
-/// Whether the direct kernels run their AVX2 + FMA build: when the CPU has both, unless
-/// RAT_PORTABLE_KERNELS is set (the tests run the portable build this way; it is the one
-/// other CPUs and arm64 run).
-public let directKernelsUseAVX2FMA = cpuHasAVX2FMA && ProcessInfo.processInfo.environment["RAT_PORTABLE_KERNELS"] == nil
-
 /// out[o, r, 0..<columns] of image n for o < outChannels, from one padded image.
 /// `filter` is [⌈outChannels/4⌉·4, inChannels, K, K] (rows past outChannels are zero).
 private func convolveImage(_ out: ChannelSplit, image n: Int, _ input: UnsafePointer<Float>,
@@ -52,10 +47,10 @@ private func convolveImage(_ out: ChannelSplit, image n: Int, _ input: UnsafePoi
     withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: p.out_channels) { planes in
         for o in 0..<p.out_channels { planes[o] = out.channel(o, ofImage: n) }
         withUnsafePointer(to: p) { p in
-            if directKernelsUseAVX2FMA {
-                rat_direct_convolve_image_avx2(planes.baseAddress!, input, filter, p)
-            } else {
-                rat_direct_convolve_image_portable(planes.baseAddress!, input, filter, p)
+            switch kernelInstructions {
+            case .avx512: rat_direct_convolve_image_avx512(planes.baseAddress!, input, filter, p)
+            case .avx2: rat_direct_convolve_image_avx2(planes.baseAddress!, input, filter, p)
+            case .baseline: rat_direct_convolve_image_portable(planes.baseAddress!, input, filter, p)
             }
         }
     }
@@ -139,10 +134,10 @@ func conv2dFilterGradDirect(_ dw: UnsafeMutablePointer<Float>, _ x: UnsafePointe
             pad(padded, channels: s.c, rows: s.h, columns: s.w, margin: s.padding) { x + (n * s.c + $0) * s.inPlane }
             let image = dy + n * s.o * s.outPlane   // [O, OH, OW]
             withUnsafePointer(to: problem) { p in
-                if directKernelsUseAVX2FMA {
-                    rat_direct_filter_grad_image_avx2(partial, padded, image, p)
-                } else {
-                    rat_direct_filter_grad_image_portable(partial, padded, image, p)
+                switch kernelInstructions {
+                case .avx512: rat_direct_filter_grad_image_avx512(partial, padded, image, p)
+                case .avx2: rat_direct_filter_grad_image_avx2(partial, padded, image, p)
+                case .baseline: rat_direct_filter_grad_image_portable(partial, padded, image, p)
                 }
             }
         }

@@ -1,6 +1,5 @@
 import Foundation
 import CElementwise
-import CMachine
 
 // A fused elementwise kernel: a small program of per-element operations evaluated over
 // chunks of `chunkSize` elements, each instruction a tight loop over one chunk (the
@@ -164,33 +163,12 @@ private extension BinaryOpcode {
     }
 }
 
-/// The vector width the elementwise interpreter and the direct convolutions are built for,
-/// chosen by the CPU at run time (one binary runs on any x86-64 and on arm64).
-public enum VectorInstructions: String, Sendable, CaseIterable {
-    case avx512 = "AVX-512", avx2 = "AVX2 + FMA", baseline
-
-    /// Whether this CPU runs the twin.
-    public var available: Bool {
-        switch self {
-        case .avx512: rat_fma_limit_width() == 16
-        case .avx2: cpuHasAVX2FMA
-        case .baseline: true
-        }
-    }
-}
-
-/// The interpreter twin this process runs: the widest the CPU has, or the baseline when
-/// RAT_PORTABLE_KERNELS is set (the tests run the portable builds this way).
-public let elementwiseInstructions: VectorInstructions =
-    ProcessInfo.processInfo.environment["RAT_PORTABLE_KERNELS"] != nil ? .baseline
-    : VectorInstructions.allCases.first { $0.available }!
-
 /// out[count] ← program(inputs), on both cores. `registers` holds
 /// `workerCount · program.registerElements` floats. `instructions` picks a twin (tests run
 /// each one the CPU has); the executor runs the process's choice.
 public func runElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
                            _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
-                           instructions twin: VectorInstructions = elementwiseInstructions) {
+                           instructions twin: VectorInstructions = kernelInstructions) {
     precondition(program.results.count == 1, "a program of \(program.results.count) outputs needs a table of them")
     withUnsafePointer(to: out) { outputs in
         runElementwise(outputs: outputs, inputs, program, count: count, registers: registers, instructions: twin)
@@ -200,7 +178,7 @@ public func runElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafeP
 /// outputs[k][count] ← output k of program(inputs), for every output of the program.
 public func runElementwise(outputs: UnsafePointer<UnsafeMutablePointer<Float>>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
                            _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
-                           instructions twin: VectorInstructions = elementwiseInstructions) {
+                           instructions twin: VectorInstructions = kernelInstructions) {
     let registersPerWorker = program.registerElements
     let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
     let out = UnsafeRawPointer(outputs).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self)

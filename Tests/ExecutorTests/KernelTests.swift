@@ -1,4 +1,5 @@
 import Foundation
+import CDirectKernels
 import Kernels
 import Testing
 
@@ -29,6 +30,8 @@ import Testing
         ConvShape(n: 3, c: 3, h: 16, w: 16, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
         ConvShape(n: 2, c: 2, h: 16, w: 16, o: 5, k: 1, stride: 1, padding: 0, groups: 1),
         ConvShape(n: 2, c: 1, h: 16, w: 32, o: 8, k: 5, stride: 1, padding: 2, groups: 1),
+        // Rows of 32 columns: the AVX-512 twin's wide blocks, both directions.
+        ConvShape(n: 3, c: 3, h: 32, w: 32, o: 6, k: 3, stride: 1, padding: 1, groups: 1),
         // Enough images for both workers, an odd number of output channels:
         ConvShape(n: 40, c: 3, h: 16, w: 16, o: 5, k: 3, stride: 1, padding: 1, groups: 1),
     ])
@@ -252,6 +255,35 @@ import Testing
             #expect(first == out0, "\(twin.rawValue): output 0")
             #expect(second == (0..<count).map { out0[$0] * (y[$0] - scaled[$0]) }, "\(twin.rawValue): output 1")
             #expect(third == (0..<count).map { out0[$0] + x[$0] }, "\(twin.rawValue): output 2")
+        }
+    }
+
+    /// The direct kernel's twins on one padded image of 32-column rows: the AVX-512 twin's
+    /// wide blocks accumulate each output in the AVX2 twin's order, so both give the same
+    /// bits; the baseline (no FMA) agrees to rounding.
+    @Test func directKernelTwinsAgree() {
+        let (c, o, k, rows, columns) = (3, 6, 3, 8, 64)
+        let padded = Self.random(c * (rows + 2) * (columns + 2), seed: 18)
+        let filter = Self.random((o + 3) / 4 * 4 * c * k * k, seed: 19)
+        var problem = rat_direct_problem(in_channels: c, out_channels: o, k: k, padded_rows: rows + 2,
+                                         padded_columns: columns + 2, rows: rows, columns: columns)
+        func run(_ twin: VectorInstructions) -> [Float] {
+            var out = [Float](repeating: .nan, count: o * rows * columns)
+            out.withUnsafeMutableBufferPointer { o in
+                let planes: [UnsafeMutablePointer<Float>?] = (0..<6).map { o.baseAddress! + $0 * rows * columns }
+                switch twin {
+                case .avx512: rat_direct_convolve_image_avx512(planes, padded, filter, &problem)
+                case .avx2: rat_direct_convolve_image_avx2(planes, padded, filter, &problem)
+                case .baseline: rat_direct_convolve_image_portable(planes, padded, filter, &problem)
+                }
+            }
+            return out
+        }
+        let baseline = run(.baseline)
+        #expect(!baseline.contains { $0.isNaN })
+        if VectorInstructions.avx2.available {
+            #expect(Self.maxRelativeDifference(run(.avx2), baseline) < 1e-5)
+            if VectorInstructions.avx512.available { #expect(run(.avx512) == run(.avx2), "AVX-512 and AVX2 twins differ") }
         }
     }
 }

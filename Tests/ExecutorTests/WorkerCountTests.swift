@@ -14,7 +14,7 @@ import Testing
             #expect(workerCount >= 1 && workerCount <= ProcessInfo.processInfo.processorCount)
         }
         #expect(fusedWorkers == workerCount)
-        if ProcessInfo.processInfo.environment["RAT_PORTABLE_KERNELS"] != nil { #expect(!directKernelsUseAVX2FMA) }
+        if ProcessInfo.processInfo.environment["RAT_PORTABLE_KERNELS"] != nil { #expect(kernelInstructions == .baseline) }
         #if !arch(x86_64)
         #expect(!cpuHasAVX2FMA)
         #endif

@@ -1,6 +1,6 @@
-// One body per kernel, inlined into an AVX2 + FMA twin and a portable twin. `a += w * x`
-// is contracted into llvm.fmuladd, which the AVX2 + FMA twin lowers to vfmadd and the
-// portable one to a multiply and an add (never a call to fmaf).
+// One body per kernel, inlined into AVX-512, AVX2 + FMA and portable twins. `a += w * x`
+// is contracted into llvm.fmuladd, which the AVX twins lower to vfmadd and the portable
+// one to a multiply and an add (never a call to fmaf).
 #include "CDirectKernels.h"
 
 #include <string.h>
@@ -10,12 +10,16 @@
 #pragma clang diagnostic ignored "-Wpsabi"
 
 typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
 
 #define BODY static inline __attribute__((always_inline))
 
 BODY v8f load8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 BODY void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 BODY v8f splat(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
+BODY v16f load16(const float *p) { v16f v; memcpy(&v, p, sizeof v); return v; }
+BODY void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+BODY v16f splat16(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 BODY float sum8(v8f v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
 
 // 4 output channels × 16 columns of one output row per register block: 8 accumulators.
@@ -48,6 +52,43 @@ BODY void convolve_image(float *const *out, const float *input, const float *fil
                 if (live > 1) { store8(out[o0 + 1] + at, a1); store8(out[o0 + 1] + at + 8, b1); }
                 if (live > 2) { store8(out[o0 + 2] + at, a2); store8(out[o0 + 2] + at + 8, b2); }
                 if (live > 3) { store8(out[o0 + 3] + at, a3); store8(out[o0 + 3] + at + 8, b3); }
+            }
+        }
+    }
+}
+
+// The same sums over 32 columns per register block (columns a multiple of 32): 8
+// accumulators of 16 lanes, for the AVX-512 twin. Each output is accumulated over
+// (c, ky, kx) in the same order as above, so both give the same bits where both apply.
+BODY void convolve_image_wide(float *const *out, const float *input, const float *filter,
+                              const struct rat_direct_problem *p) {
+    const long taps = p->in_channels * p->k * p->k, k = p->k;
+    for (long o0 = 0; o0 < p->out_channels; o0 += 4) {
+        const float *f = filter + o0 * taps;
+        const long live = p->out_channels - o0;
+        for (long r = 0; r < p->rows; r++) {
+            for (long c0 = 0; c0 < p->columns; c0 += 32) {
+                v16f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
+                long tap = 0;
+                for (long ch = 0; ch < p->in_channels; ch++) {
+                    for (long ky = 0; ky < k; ky++) {
+                        const float *row = input + (ch * p->padded_rows + r + ky) * p->padded_columns + c0;
+                        for (long kx = 0; kx < k; kx++, tap++) {
+                            const v16f x0 = load16(row + kx), x1 = load16(row + kx + 16);
+                            const v16f w0 = splat16(f[tap]), w1 = splat16(f[taps + tap]);
+                            const v16f w2 = splat16(f[2 * taps + tap]), w3 = splat16(f[3 * taps + tap]);
+                            a0 += w0 * x0; b0 += w0 * x1;
+                            a1 += w1 * x0; b1 += w1 * x1;
+                            a2 += w2 * x0; b2 += w2 * x1;
+                            a3 += w3 * x0; b3 += w3 * x1;
+                        }
+                    }
+                }
+                const long at = r * p->columns + c0;
+                store16(out[o0] + at, a0); store16(out[o0] + at + 16, b0);
+                if (live > 1) { store16(out[o0 + 1] + at, a1); store16(out[o0 + 1] + at + 16, b1); }
+                if (live > 2) { store16(out[o0 + 2] + at, a2); store16(out[o0 + 2] + at + 16, b2); }
+                if (live > 3) { store16(out[o0 + 3] + at, a3); store16(out[o0 + 3] + at + 16, b3); }
             }
         }
     }
@@ -89,10 +130,23 @@ BODY void filter_grad_image(float *partial, const float *input, const float *dy,
 }
 
 #if defined(__x86_64__)
+#define AVX512 __attribute__((target("avx512f,fma")))
 #define AVX2 __attribute__((target("avx2,fma")))
 #else
-#define AVX2  // never called off x86_64 (rat_cpu_has_avx2_fma() is 0): the portable body
+#define AVX512  // never called off x86_64 (Kernels chooses by the CPU): the portable body
+#define AVX2
 #endif
+
+AVX512 void rat_direct_convolve_image_avx512(float *const *out, const float *input, const float *filter,
+                                             const struct rat_direct_problem *p) {
+    if (p->columns % 32 == 0) convolve_image_wide(out, input, filter, p);
+    else convolve_image(out, input, filter, p);
+}
+
+AVX512 void rat_direct_filter_grad_image_avx512(float *partial, const float *input, const float *dy,
+                                                const struct rat_direct_problem *p) {
+    filter_grad_image(partial, input, dy, p);
+}
 
 AVX2 void rat_direct_convolve_image_avx2(float *const *out, const float *input, const float *filter,
                                          const struct rat_direct_problem *p) {

@@ -2,8 +2,9 @@
 #define RAT_CDIRECTKERNELS_H
 
 // The direct convolution kernels' inner loops (Sources/Kernels/DirectConvolution.swift),
-// in C so that one build carries two versions of each: `_avx2` compiled for AVX2 + FMA
-// (x86_64 only; call it only when rat_cpu_has_avx2_fma()) and `_portable` for the
+// in C so that one build carries three versions of each: `_avx512` compiled for AVX-512F
+// (x86_64 only; 32 columns per register block where the row allows), `_avx2` for AVX2 +
+// FMA (x86_64 only; call each only when the CPU has it) and `_portable` for the
 // architecture's baseline (SSE2 on x86_64, NEON on arm64). Swift has no per-function
 // target attribute, and a whole-module -target-cpu makes the binary crash (SIGILL) on
 // CPUs without AVX2.
@@ -17,6 +18,8 @@ struct rat_direct_problem {
     long in_channels, out_channels, k, padded_rows, padded_columns, rows, columns;
 };
 
+void rat_direct_convolve_image_avx512(float *const *out, const float *input, const float *filter,
+                                      const struct rat_direct_problem *p);
 void rat_direct_convolve_image_avx2(float *const *out, const float *input, const float *filter,
                                     const struct rat_direct_problem *p);
 void rat_direct_convolve_image_portable(float *const *out, const float *input, const float *filter,
@@ -25,6 +28,8 @@ void rat_direct_convolve_image_portable(float *const *out, const float *input, c
 /// The filter gradient's share of one image, added to partial [out_channels, in_channels·k·k]:
 ///   partial[o, (c·k + ky)·k + kx] += Σ_r,x dy[o, r, x] · input[c, r + ky, x + kx]
 /// dy [out_channels, rows, columns] of this image; k ≤ 5; columns a multiple of 8.
+void rat_direct_filter_grad_image_avx512(float *partial, const float *input, const float *dy,
+                                         const struct rat_direct_problem *p);
 void rat_direct_filter_grad_image_avx2(float *partial, const float *input, const float *dy,
                                        const struct rat_direct_problem *p);
 void rat_direct_filter_grad_image_portable(float *partial, const float *input, const float *dy,

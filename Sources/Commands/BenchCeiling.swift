@@ -8,8 +8,8 @@ import Kernels
 extension FMALimit {
     var text: String {
         let isa = [16: "AVX-512", 8: "AVX2 + FMA", 4: "baseline 4-float vectors"][width] ?? "\(width)-float vectors"
-        return String(format: "FMA limit: %.1f GFLOP/s per core (%@, from the thread's CPU time) × %d workers = %.0f GFLOP/s",
-                      perCore, isa, workers, total)
+        return String(format: "FMA limit: %.1f GFLOP/s per core (%@, from the thread's CPU time) × %d workers = %.0f GFLOP/s; rat's C kernels run their %@ build",
+                      perCore, isa, workers, total, kernelInstructions.rawValue)
     }
 }
 

@@ -121,27 +121,6 @@ struct OneDNNStacking {
         #expect(OneDNNConvolution(s, .backwardWeights, xChannels: [16, 16], yChannels: [16]) == nil)
     }
 
-    /// The stacked filter: per part, the coefficient-weighted sum of its terms, row by row.
-    @Test func stackedFilterSumsItsTermsPerPart() {
-        let (rows, a, b) = (3, 2, 4)
-        let w1 = (0..<rows * a).map { Float($0) }, w2 = (0..<rows * a).map { Float(100 + $0) }
-        let w3 = (0..<rows * b).map { Float(-$0) }
-        var out = [Float](repeating: .nan, count: rows * (a + b))
-        w1.withUnsafeBufferPointer { p1 in w2.withUnsafeBufferPointer { p2 in w3.withUnsafeBufferPointer { p3 in
-            let filter = StackedFilter(rows: rows, parts: [
-                StackedFilter.Part(segment: a, terms: [(filter: p1.baseAddress!, coefficient: Float(2)),
-                                                       (filter: p2.baseAddress!, coefficient: Float(-1))]),
-                StackedFilter.Part(segment: b, terms: [(filter: p3.baseAddress!, coefficient: Float(1))]),
-            ])
-            #expect(filter.floats == out.count)
-            out.withUnsafeMutableBufferPointer { filter.build(into: $0.baseAddress!) }
-        } } }
-        for row in 0..<rows {
-            for i in 0..<a { #expect(out[row * (a + b) + i] == 2 * w1[row * a + i] - w2[row * a + i]) }
-            for i in 0..<b { #expect(out[row * (a + b) + a + i] == w3[row * b + i]) }
-        }
-    }
-
     /// The sums of convolutions the Taylor graph makes (y, ẏ, ÿ and their input gradients)
     /// at 32 channels: the executor runs its groups on oneDNN, stacked, and computes what
     /// the same plan computes on rat's kernels and what the Double reference does.
@@ -197,5 +176,29 @@ struct OneDNNStacking {
         let dhDot = conv2dInputGrad(gDot, w, c, inputShape: xShape) - conv2dInputGrad(gDDot, u, c, inputShape: xShape)
         let dhDDot = conv2dInputGrad(gDDot, w, c, inputShape: xShape)
         return b.finish([y, yDot * 3, yDDot, dh, dhDot, dhDDot])
+    }
+}
+
+/// The stacked filter needs no oneDNN, so it runs with RAT_ONEDNN=0 too.
+@Suite struct StackedFilterLayout {
+    /// The stacked filter: per part, the coefficient-weighted sum of its terms, row by row.
+    @Test func stackedFilterSumsItsTermsPerPart() {
+        let (rows, a, b) = (3, 2, 4)
+        let w1 = (0..<rows * a).map { Float($0) }, w2 = (0..<rows * a).map { Float(100 + $0) }
+        let w3 = (0..<rows * b).map { Float(-$0) }
+        var out = [Float](repeating: .nan, count: rows * (a + b))
+        w1.withUnsafeBufferPointer { p1 in w2.withUnsafeBufferPointer { p2 in w3.withUnsafeBufferPointer { p3 in
+            let filter = StackedFilter(rows: rows, parts: [
+                StackedFilter.Part(segment: a, terms: [(filter: p1.baseAddress!, coefficient: Float(2)),
+                                                       (filter: p2.baseAddress!, coefficient: Float(-1))]),
+                StackedFilter.Part(segment: b, terms: [(filter: p3.baseAddress!, coefficient: Float(1))]),
+            ])
+            #expect(filter.floats == out.count)
+            out.withUnsafeMutableBufferPointer { filter.build(into: $0.baseAddress!) }
+        } } }
+        for row in 0..<rows {
+            for i in 0..<a { #expect(out[row * (a + b) + i] == 2 * w1[row * a + i] - w2[row * a + i]) }
+            for i in 0..<b { #expect(out[row * (a + b) + a + i] == w3[row * b + i]) }
+        }
     }
 }

@@ -34,6 +34,22 @@ def make_attack(workload, model):
     raise SystemExit(f"unknown workload '{workload}'; known: pgd20, apgd-ce")
 
 
+def profile_batch(attack, x, y, model, workload):
+    """One more batch under torch.profiler: the convolutions' share (forward and backward, the
+    part a faster elementwise or framework overhead cannot shrink) of the self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        attack(x, y)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    convolution = sum(e.self_cpu_time_total for e in events
+                      if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward"))
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:6]
+    print(json.dumps({"model": model, "workload": workload, "profile_total_ms": total / 1e3,
+                      "convolution_share": convolution / total,
+                      "top": {e.key: round(e.self_cpu_time_total / total, 3) for e in top}}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="small-cnn")
@@ -41,6 +57,8 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one batch and print the convolutions' share of PyTorch's CPU time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(7)
@@ -62,6 +80,8 @@ def main():
                 attack(x, y)
                 times.append((time.perf_counter() - start) * 1e3)
             median = statistics.median(times)
+            if args.profile:
+                profile_batch(attack, x, y, name, workload)
             print(json.dumps({"framework": f"pytorch {torch.__version__}, torchattacks {torchattacks.__version__}",
                               "model": name, "workload": workload, "batch": args.batch, "threads": args.threads,
                               "median_ms": median, "min_ms": min(times), "images_per_s": args.batch / median * 1e3,

@@ -22,7 +22,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
     @Flag(help: "Print time per primitive kind.") var profile = false
     @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
     var coretype = "Haswell"
-    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-siblings) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-siblings, no-fused-sums) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
     @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
     @Flag(help: "Time oneDNN's convolutions (blocked and NCHW) against rat's own on every convolution shape of small-cnn and preact-resnet18 at --batch, side by side, and print the FMA limit.")
@@ -44,6 +44,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         "no-merge": { FastGraph($0, planner: { plan($0, mergeConvolutions: false) }) },
         "no-fusion": { FastGraph($0, planner: { plan($0, fuse: false) }) },
         "no-fused-siblings": { FastGraph($0, planner: { plan($0, fuseSiblings: false) }) },
+        "no-fused-sums": { FastGraph($0, planner: { plan($0, fuseSums: false) }) },
         "no-onednn": { FastGraph($0, oneDNN: false) },
         "no-onednn-stacking": { FastGraph($0, stackedOneDNN: false) },
     ]
@@ -156,10 +157,12 @@ private func printConvolutionProfile(_ executors: [(executor: Executor, runs: In
         for (planned, seconds) in zip(executor.plan.steps, executor.stepSeconds) {
             let shapes = (planned.operands.map(\.shape) + [planned.output.shape]).map { $0.map(String.init).joined(separator: "x") }
             var name = planned.kind.rawValue
-            if case .fused(let instructions, _) = planned.operation {
-                name = "fused[" + instructions.map { i -> String in
-                    if case .apply(let op, _) = i { return op.kind.rawValue } else { return "bcast" } }.joined(separator: " ") + "]"
+            func listing(_ instructions: [FusedInstruction]) -> String {
+                instructions.map { i -> String in
+                    if case .apply(let op, _) = i { return op.kind.rawValue } else { return "bcast" } }.joined(separator: " ")
             }
+            if case .fused(let instructions, _) = planned.operation { name = "fused[" + listing(instructions) + "]" }
+            if case .fusedSum(let instructions, _, _) = planned.operation { name = "fused sum[" + listing(instructions) + "]" }
             let key = "\(name) \(shapes.joined(separator: ", "))"
             groups[key, default: (0, 0, 0)].seconds += seconds
             groups[key, default: (0, 0, 0)].flops += Double(planned.flops * runs * steps)

@@ -66,6 +66,8 @@ public final class Executor {
                 precondition(stacked + s.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution scratch")
             case .convolutionGroup(let problem):
                 precondition(problem.scratchElements <= plan.scratchFloats, "planner and kernels disagree on convolution-group scratch")
+            case .fused(_, _, let program, _), .fusedSum(_, _, let program, _):
+                precondition(workerCount * program.registerElements <= plan.scratchFloats, "planner and kernels disagree on fused-kernel scratch")
             default: break
             }
         }
@@ -83,6 +85,7 @@ public final class Executor {
     deinit {
         for step in steps {
             if case .fused(let outputs, let table, _, _) = step { outputs.deallocate(); table.deallocate() }
+            if case .fusedSum(_, let table, _, _) = step { table.deallocate() }
         }
         arena.deallocate()
         scratch.deallocate()
@@ -158,6 +161,8 @@ public final class Executor {
             fill(out, value, count: count)
         case .fused(let outputs, let inputs, let program, let count):
             runElementwise(outputs: outputs, inputs, program, count: count, registers: scratch)
+        case .fusedSum(let out, let inputs, let program, let count):
+            sumElementwise(out, inputs, program, count: count, registers: scratch)
         case .gather(let out, let source, let layout):
             gatherAll(out, source, layout)
         case .reduce(let out, let source, let layout, let kind):

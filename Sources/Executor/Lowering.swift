@@ -8,6 +8,9 @@ enum BoundStep {
     case fill(out: UnsafeMutablePointer<Float>, value: Float, count: Int)
     case fused(outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
                program: ElementwiseProgram, count: Int)
+    /// A fused expression over `count` elements summed into `out` (`Operation.fusedSum`).
+    case fusedSum(out: UnsafeMutablePointer<Float>, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+                  program: ElementwiseProgram, count: Int)
     case gather(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, layout: StridedLayout)
     case reduce(out: UnsafeMutablePointer<Float>, source: UnsafePointer<Float>, layout: ReductionLayout, kind: ReductionKind)
     case matmul(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -34,7 +37,8 @@ enum BoundStep {
 }
 
 /// Translates fused expressions into the kernel's instruction set.
-func elementwiseProgram(_ instructions: [FusedInstruction], results: [Int], operands: [BufferRef], output: [Int]) -> ElementwiseProgram {
+func elementwiseProgram(_ instructions: [FusedInstruction], results: [Int], operands: [BufferRef], output: [Int],
+                        summed: (plane: Int, kept: Int)? = nil) -> ElementwiseProgram {
     func source(_ s: FusedSource) -> ElementwiseSource {
         switch s {
         case .operand(let k): .input(k)
@@ -67,7 +71,7 @@ func elementwiseProgram(_ instructions: [FusedInstruction], results: [Int], oper
             default: preconditionFailure("\(op) is not elementwise")
             }
         }
-    })
+    }, summed: summed)
 }
 
 /// Kernel sizes of a convolution step from its buffers.
@@ -109,6 +113,15 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
                              convShape(c, x: x, w: w, y: y))
     case .fill(let v):
         return .fill(out: out, value: Float(v), count: step.output.count)
+    case .fusedSum(let instructions, let plane, let kept):
+        let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, operands.count))
+        for (k, p) in operands.enumerated() { table[k] = p }
+        // The expression has the shape of its full-size operands (a sum reads at least one).
+        let shape = step.operands.map(\.shape).max { $0.reduce(1, *) < $1.reduce(1, *) }!
+        return .fusedSum(out: out, inputs: table,
+                         program: elementwiseProgram(instructions, results: [instructions.count - 1], operands: step.operands,
+                                                     output: shape, summed: (plane, kept)),
+                         count: shape.reduce(1, *))
     case .fused(let instructions, let results):
         let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, operands.count))
         for (k, p) in operands.enumerated() { table[k] = p }

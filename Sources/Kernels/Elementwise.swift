@@ -51,9 +51,16 @@ public struct ElementwiseProgram: Hashable, Sendable {
     /// elements, so that every broadcast reads a single value per chunk and stays a scalar
     /// instead of being filled into a register (a chunk of 512 straddled two 16×16 planes).
     fileprivate let segmentRun: Int
+    /// For a program whose output is summed instead of stored (`sumElementwise`): the input
+    /// walked as [outer, kept, plane] with the outer and plane axes reduced.
+    public let summed: (plane: Int, kept: Int)?
 
-    public init(results: [Int]? = nil, instructions: [ElementwiseInstruction]) {
+    /// `summed`: the program's one output is reduced to `kept` sums over planes of `plane`
+    /// elements (the per-channel sums of BatchNorm: plane H·W, kept C).
+    public init(results: [Int]? = nil, instructions: [ElementwiseInstruction], summed: (plane: Int, kept: Int)? = nil) {
         let results = results ?? [instructions.count - 1]
+        precondition(summed == nil || (results.count == 1 && summed!.plane >= 1 && summed!.kept >= 1), "a summed program has one output")
+        self.summed = summed
         precondition(!results.isEmpty && Set(results).count == results.count
                      && results.allSatisfy { instructions.indices.contains($0) }, "bad program results \(results)")
         self.instructions = instructions
@@ -108,16 +115,23 @@ public struct ElementwiseProgram: Hashable, Sendable {
         registerCount = used
         self.layouts = layouts.map(\.strided)
         let runs = layouts.map(\.constantRun)
+        var segment = 0
         if let shortest = runs.compactMap({ $0 }).min(), shortest >= Self.minimumScalarRun,
            runs.allSatisfy({ $0.map { $0 % shortest == 0 } ?? false }) {
-            segmentRun = shortest
-        } else {
-            segmentRun = 0
+            segment = shortest
         }
+        // A summed program's chunks must not cross planes: its segment divides the plane
+        // (the broadcasts' run when that divides it, else the plane itself).
+        if let plane = summed?.plane, segment == 0 || plane % segment != 0 { segment = plane }
+        segmentRun = segment
     }
 
-    public static func == (a: Self, b: Self) -> Bool { a.instructions == b.instructions && a.results == b.results }
-    public func hash(into hasher: inout Hasher) { hasher.combine(instructions); hasher.combine(results) }
+    public static func == (a: Self, b: Self) -> Bool {
+        a.instructions == b.instructions && a.results == b.results && a.summed?.plane == b.summed?.plane && a.summed?.kept == b.summed?.kept
+    }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(instructions); hasher.combine(results); hasher.combine(summed?.plane); hasher.combine(summed?.kept)
+    }
 
     public static let chunkSize = 512
     /// Shorter constant runs (8×8 planes) are filled into registers: chunks that short would
@@ -128,8 +142,13 @@ public struct ElementwiseProgram: Hashable, Sendable {
     /// and the loads waited on those stores (4K aliasing): a 16-instruction program ran ~2×
     /// slower.
     public static let registerStride = chunkSize + 16
-    /// Scratch floats per worker.
-    public var registerElements: Int { max(1, registerCount) * ElementwiseProgram.registerStride }
+    /// Scratch floats per worker: the registers, and for a summed program one more chunk (the
+    /// sink) and the worker's partial sums.
+    public var registerElements: Int {
+        let registers = max(1, registerCount) * ElementwiseProgram.registerStride
+        guard let summed else { return registers }
+        return registers + ElementwiseProgram.registerStride + (summed.kept + 15) / 16 * 16
+    }
 }
 
 private extension UnaryOpcode {
@@ -200,6 +219,47 @@ public func runElementwise(outputs: UnsafePointer<UnsafeMutablePointer<Float>>, 
                 }
             }
         }
+    }
+}
+
+/// out[kept] ← the program's output summed over planes (see `ElementwiseProgram.summed`),
+/// computed over `count` input elements without storing it; on both cores, each worker
+/// summing its share, the shares added in worker order.
+public func sumElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafePointer<UnsafePointer<Float>>,
+                           _ program: ElementwiseProgram, count: Int, registers: UnsafeMutablePointer<Float>,
+                           instructions twin: VectorInstructions = kernelInstructions) {
+    guard let (plane, kept) = program.summed else { preconditionFailure("the program is not a summed one") }
+    let registersPerWorker = program.registerElements
+    let partialOffset = registersPerWorker - (kept + 15) / 16 * 16
+    let sinkOffset = partialOffset - ElementwiseProgram.registerStride
+    let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+    program.lowered.withUnsafeBufferPointer { instructions in
+        program.layouts.withUnsafeBufferPointer { layouts in
+            var code = rat_elementwise_program(
+                instructions: instructions.baseAddress, instruction_count: instructions.count,
+                layouts: layouts.baseAddress, register_count: program.registerCount,
+                register_stride: ElementwiseProgram.registerStride, chunk: ElementwiseProgram.chunkSize,
+                segment: program.segmentRun)
+            withUnsafePointer(to: &code) { code in
+                for worker in 0..<workerCount { (registers + worker * registersPerWorker + partialOffset).update(repeating: 0, count: kept) }
+                parallelRanges(count) { range, worker in
+                    let regs = registers + worker * registersPerWorker
+                    let (sink, partial) = (regs + sinkOffset, regs + partialOffset)
+                    let (start, end) = (range.lowerBound, range.upperBound)
+                    switch twin {
+                    case .avx512: rat_elementwise_sum_avx512(code, table, start, end, regs, sink, plane, kept, partial)
+                    case .avx2: rat_elementwise_sum_avx2(code, table, start, end, regs, sink, plane, kept, partial)
+                    case .baseline: rat_elementwise_sum_portable(code, table, start, end, regs, sink, plane, kept, partial)
+                    }
+                }
+            }
+        }
+    }
+    // Workers that got no range left their partials at zero.
+    out.update(from: registers + partialOffset, count: kept)
+    for worker in 1..<workerCount {
+        let partial = registers + worker * registersPerWorker + partialOffset
+        for k in 0..<kept { out[k] += partial[k] }
     }
 }
 

@@ -50,6 +50,10 @@ public enum Operation: Sendable {
     /// of instruction `results[k]`. Several outputs when sibling expressions that read the
     /// same buffers were merged into one pass (`FusedSiblings.swift`).
     case fused([FusedInstruction], results: [Int])
+    /// A fused elementwise expression (its value is the last instruction's) summed instead of
+    /// stored: the expression's shape walked as [outer, kept, plane], the outer and plane axes
+    /// reduced (BatchNorm's per-channel sums: kept C, plane H·W). The output holds `kept` sums.
+    case fusedSum([FusedInstruction], plane: Int, kept: Int)
     /// One non-elementwise primitive (broadcast, sum, max, transpose, matmul, convolutions).
     case primitive(Op)
     /// Several conv2d (or conv2dInputGrad) nodes sharing their first operand, as one
@@ -89,9 +93,10 @@ public let fusedWorkers = Int(rat_worker_count())
 /// the remaining convolutions that share an operand, a schedule in topological order and an
 /// arena layout from buffer lifetimes. `groupSums: false` leaves sums of convolutions to the
 /// primitives (for A/B benchmarks); `mergeConvolutions: false` turns off both passes;
-/// `fuseSiblings: false` keeps one fused step per expression (for A/B benchmarks).
+/// `fuseSiblings: false` keeps one fused step per expression and `fuseSums: false` stores
+/// every summed expression before its sum (for A/B benchmarks).
 public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true,
-                 fuseSiblings: Bool = true) -> Plan {
+                 fuseSiblings: Bool = true, fuseSums: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes
     var consumers = [[Int]](repeating: [], count: nodes.count)
@@ -100,11 +105,11 @@ public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool =
     for o in graph.outputs { isOutput[o] = true }
     let groups = mergeConvolutions && groupSums ? convolutionGroups(nodes, consumers: consumers, isOutput: isOutput) : []
     return plan(graph, original: original, consumers: consumers, isOutput: isOutput, groups: groups,
-                fuse: fuse, mergeConvolutions: mergeConvolutions, fuseSiblings: fuseSiblings)
+                fuse: fuse, mergeConvolutions: mergeConvolutions, fuseSiblings: fuseSiblings, fuseSums: fuseSums)
 }
 
 private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput: [Bool], groups: [PlannedGroup],
-                  fuse: Bool, mergeConvolutions: Bool, fuseSiblings: Bool) -> Plan {
+                  fuse: Bool, mergeConvolutions: Bool, fuseSiblings: Bool, fuseSums: Bool) -> Plan {
     let nodes = graph.nodes
     // Nodes a convolution group computes (its sums' outputs are stored, never inlined).
     var grouped = [Bool](repeating: false, count: nodes.count)
@@ -126,6 +131,17 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
         if nodes[i].op.kind == .broadcast && byElementwise { virtualBroadcast[i] = true }
     }
 
+    // An elementwise node read only by a sum over [outer, plane] axes is summed as it is
+    // computed, never stored (`Operation.fusedSum`).
+    var summedPlanes = [Int: (plane: Int, kept: Int)]()   // sum node → its walk
+    for i in nodes.indices where fuse && fuseSums {
+        guard case .sum(let axes) = nodes[i].op, let j = nodes[i].inputs.first, nodes[j].op.isElementwise,
+              consumers[j] == [i], !isOutput[j], !groupOutputs.contains(j), !grouped[j],
+              let walk = summedWalk(nodes[j].shape, axes: axes) else { continue }
+        summedPlanes[i] = walk
+    }
+    let summedAway = Set(summedPlanes.keys.map { nodes[$0].inputs[0] })
+
     let mergeGroups = mergeConvolutions ? convolutionMergeGroups(nodes, excluding: grouped) : [:]
     var mergedIntoEarlier = [Bool](repeating: false, count: nodes.count)
     for members in mergeGroups.values { for j in members { mergedIntoEarlier[j] = true } }
@@ -135,6 +151,37 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     var steps = [(node: Int, step: Step)]()
     // Until the arena is laid out, a BufferRef's offset holds the node that owns the storage.
     func ref(_ i: Int) -> BufferRef { BufferRef(offset: storage[i], shape: nodes[i].shape) }
+
+    /// The fused program of elementwise node `root`: its operands (buffers read), its
+    /// instructions (the root's value last) and FLOPs. Inlined nodes and virtual broadcasts
+    /// are computed inside it.
+    func fusedExpression(_ root: Int) -> (instructions: [FusedInstruction], operands: [BufferRef], flops: Int) {
+        var operands = [BufferRef]()
+        var instructions = [FusedInstruction]()
+        func operand(_ j: Int) -> Int {
+            let r = ref(j)
+            if let k = operands.firstIndex(of: r) { return k }
+            operands.append(r)
+            return operands.count - 1
+        }
+        var flops = 0
+        func emit(_ j: Int) -> FusedSource {
+            if case .constant(let v) = nodes[j].op { return .constant(v) }
+            if virtualBroadcast[j] {
+                let k = operand(nodes[j].inputs[0])
+                if let r = instructions.firstIndex(of: .broadcast(operand: k)) { return .result(r) }
+                instructions.append(.broadcast(operand: k))
+                return .result(instructions.count - 1)
+            }
+            if j != root && !inlined[j] { return .operand(operand(j)) }
+            let sources = nodes[j].inputs.map(emit)
+            instructions.append(.apply(nodes[j].op, sources))
+            flops += nodes[j].elementCount
+            return .result(instructions.count - 1)
+        }
+        _ = emit(root)
+        return (instructions, operands, flops)
+    }
 
     for (i, node) in nodes.enumerated() {
         switch node.op {
@@ -159,7 +206,7 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
                                   kind: node.op.kind, flops: flops)))
             continue
         }
-        if inlined[i] || virtualBroadcast[i] || mergedIntoEarlier[i] || grouped[i] { continue }
+        if inlined[i] || virtualBroadcast[i] || mergedIntoEarlier[i] || grouped[i] || summedAway.contains(i) { continue }
         if let members = mergeGroups[i] {
             let group = [i] + members
             steps.append((i, Step(operation: .mergedConvolution(node.op), output: ref(i),
@@ -167,32 +214,14 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
                                   operands: [ref(node.inputs[0])] + group.map { ref(nodes[$0].inputs[1]) },
                                   kind: node.op.kind, flops: group.reduce(0) { $0 + primitiveFlops(nodes[$1], nodes) })))
         } else if node.op.isElementwise {
-            var operands = [BufferRef]()
-            var instructions = [FusedInstruction]()
-            func operand(_ j: Int) -> Int {
-                let r = ref(j)
-                if let k = operands.firstIndex(of: r) { return k }
-                operands.append(r)
-                return operands.count - 1
-            }
-            var flops = 0
-            func emit(_ j: Int) -> FusedSource {
-                if case .constant(let v) = nodes[j].op { return .constant(v) }
-                if virtualBroadcast[j] {
-                    let k = operand(nodes[j].inputs[0])
-                    if let r = instructions.firstIndex(of: .broadcast(operand: k)) { return .result(r) }
-                    instructions.append(.broadcast(operand: k))
-                    return .result(instructions.count - 1)
-                }
-                if j != i && !inlined[j] { return .operand(operand(j)) }
-                let sources = nodes[j].inputs.map(emit)
-                instructions.append(.apply(nodes[j].op, sources))
-                flops += nodes[j].elementCount
-                return .result(instructions.count - 1)
-            }
-            _ = emit(i)
+            let (instructions, operands, flops) = fusedExpression(i)
             steps.append((i, Step(operation: .fused(instructions, results: [instructions.count - 1]), output: ref(i),
                                   operands: operands, kind: node.op.kind, flops: flops)))
+        } else if let walk = summedPlanes[i] {
+            let j = node.inputs[0]
+            let (instructions, operands, flops) = fusedExpression(j)
+            steps.append((i, Step(operation: .fusedSum(instructions, plane: walk.plane, kept: walk.kept), output: ref(i),
+                                  operands: operands, kind: node.op.kind, flops: flops + nodes[j].elementCount)))
         } else {
             steps.append((i, Step(operation: .primitive(node.op), output: ref(i), operands: node.inputs.map(ref),
                                   kind: node.op.kind, flops: primitiveFlops(node, nodes))))
@@ -240,6 +269,9 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     for step in finalSteps {
         switch step.operation {
         case .fused(let instructions, _): scratch = max(scratch, fusedWorkers * fusedRegisterStride * instructions.count)
+        case .fusedSum(let instructions, _, let kept):
+            // The registers, one chunk to sum from, and the worker's partial sums.
+            scratch = max(scratch, fusedWorkers * (fusedRegisterStride * (instructions.count + 1) + (kept + 15) / 16 * 16))
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))
         case .mergedConvolution(let op): scratch = max(scratch, mergedConvolutionScratch(op, step))
         case .convolutionGroup(let g): scratch = max(scratch, convolutionGroupScratch(g, step))
@@ -249,4 +281,23 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     return Plan(graph: graph, steps: finalSteps, inputs: inputs, outputs: outputs,
                 arenaFloats: arena.top, scratchFloats: scratch, flops: finalSteps.reduce(0) { $0 + $1.flops },
                 countsBefore: original.countsByKind, countsAfter: graph.countsByKind)
+}
+
+/// A sum of `shape` over `axes` as [outer, kept, plane] — reduced axes, then kept ones,
+/// then reduced ones (size-1 axes ignored) — when it has that form and its planes are long
+/// enough for the summing kernel's chunks (≥ 256 elements: shorter ones cost more in
+/// per-chunk dispatch than the store they save), else nil.
+func summedWalk(_ shape: [Int], axes: [Int]) -> (plane: Int, kept: Int)? {
+    var phase = 0   // 0: leading reduced axes, 1: kept axes, 2: trailing reduced axes
+    var (kept, plane) = (1, 1)
+    for (axis, size) in shape.enumerated() where size != 1 {
+        let reduced = axes.contains(axis)
+        if phase == 0 && !reduced { phase = 1 }
+        if phase == 1 && reduced { phase = 2 }
+        if phase == 2 && !reduced { return nil }
+        if phase == 1 { kept *= size }
+        if phase == 2 { plane *= size }
+    }
+    if phase == 0 { (kept, plane) = (1, shape.reduce(1, *)) }   // every axis reduced
+    return plane >= 256 ? (plane, kept) : nil
 }

@@ -52,4 +52,27 @@ import Testing
         let (a, b) = (try Self.outputs(graph, siblings: true), try Self.outputs(graph, siblings: false))
         for (j, s) in zip(a, b) { #expect(relativeError(j, s.map(Double.init)) <= 1e-6) }
     }
+
+    /// BatchNorm's sums in train mode and its backward (Σ dy, Σ dy·x̂ per channel), a sum over
+    /// every axis and one over 8×8 planes (too short to fuse): summed as computed where the
+    /// walk allows, and the same values as storing then reducing, and as the Double reference.
+    @Test func summedExpressionsMatchStoredOnes() throws {
+        let b = GraphBuilder()
+        let shape = [4, 3, 16, 16]
+        let x = b.input("x", shape: shape), dy = b.input("dy", shape: shape), g = b.input("g", shape: [1, 3, 1, 1])
+        let centred = x - sum(x, axes: [0, 2, 3]).broadcast(to: shape) * (1.0 / 1024)
+        let perChannel = sum(dy * centred * g.broadcast(to: shape), axes: [0, 2, 3])
+        let total = sum(relu(dy + x))
+        let small = b.input("small", shape: [2, 3, 8, 8])
+        let short = sum(small * small, axes: [0, 2, 3])
+        let graph = b.finish([perChannel, total, short])
+        let summedSteps = { (p: Plan) in p.steps.filter { if case .fusedSum = $0.operation { true } else { false } }.count }
+        #expect(summedSteps(plan(graph)) == 2, "the per-channel sum of dy·x̂·g and the full sum of relu(dy + x)")
+        #expect(summedSteps(plan(graph, fuseSums: false)) == 0)
+        #expect(try worstParityError(graph, range: ModelParity.range) <= 1e-5)
+        let feeds = randomFeeds(graph, seed: 8, range: ModelParity.range).mapValues { ($0.shape, $0.data.map { Float($0) }) }
+        let fused = try Executor(plan: plan(graph)).run(feeding: feeds)
+        let stored = try Executor(plan: plan(graph, fuseSums: false)).run(feeding: feeds)
+        for (f, s) in zip(fused, stored) { #expect(relativeError(f, s.map(Double.init)) <= 1e-6) }
+    }
 }

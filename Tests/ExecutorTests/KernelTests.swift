@@ -286,4 +286,41 @@ import Testing
             if VectorInstructions.avx512.available { #expect(run(.avx512) == run(.avx2), "AVX-512 and AVX2 twins differ") }
         }
     }
+
+    /// A program summed over planes instead of stored (BatchNorm's per-channel sums, a
+    /// per-example sum, a full sum), with a per-channel broadcast inside, on every twin,
+    /// against sums in Double.
+    @Test(arguments: [([3, 5, 16, 20], [0, 2, 3]), ([4, 3, 10, 30], [1, 2, 3]), ([2, 3, 9, 15], [0, 1, 2, 3])])
+    func summedProgram(_ shape: [Int], _ axes: [Int]) {
+        let (c, plane) = (shape[1], shape[2] * shape[3])
+        let count = shape.reduce(1, *)
+        let x = Self.random(count, seed: 20), y = Self.random(count, seed: 21), s = Self.random(c, seed: 22)
+        let (kept, walkPlane): (Int, Int) = axes == [0, 2, 3] ? (c, plane) : axes == [1, 2, 3] ? (shape[0], c * plane) : (1, count)
+        let program = ElementwiseProgram(instructions: [
+            .gather(input: 2, .broadcast(from: [1, c, 1, 1], to: shape)),
+            .binary(.sub, .input(0), .register(0)),
+            .binary(.mul, .register(1), .input(1)),
+        ], summed: (walkPlane, kept))
+        var expected = [Double](repeating: 0, count: kept)
+        for i in 0..<count { expected[i / walkPlane % kept] += Double(x[i] - s[i / plane % c]) * Double(y[i] ) }
+        for twin in VectorInstructions.allCases where twin.available {
+            var out = [Float](repeating: .nan, count: kept)
+            let registers = [Float](repeating: .nan, count: workerCount * program.registerElements)
+            x.withUnsafeBufferPointer { xs in
+                y.withUnsafeBufferPointer { ys in
+                    s.withUnsafeBufferPointer { ss in
+                        [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
+                            registers.withUnsafeBufferPointer { r in
+                                sumElementwise(&out, table.baseAddress!, program, count: count,
+                                               registers: UnsafeMutablePointer(mutating: r.baseAddress!), instructions: twin)
+                            }
+                        }
+                    }
+                }
+            }
+            let scale = expected.map(abs).max()!
+            let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+            #expect(worst <= 1e-5 * scale, "\(twin.rawValue) \(shape) over \(axes): off by \(worst) (scale \(scale))")
+        }
+    }
 }

@@ -164,13 +164,15 @@ BODY void gather(float *dst, const float *src, const struct rat_strided_layout *
     }
 }
 
+/// `sink`: when not NULL, output 0 of this chunk goes there (chunk-relative) instead.
 BODY void run_chunk(const struct rat_elementwise_program *p, float *const *outputs, const float *const *inputs,
-                    long start, long n, float *registers, float *scalar_value, unsigned char *is_scalar) {
+                    long start, long n, float *registers, float *scalar_value, unsigned char *is_scalar, float *sink) {
+    float *const first = sink ? sink : outputs[0] + start;
     for (long r = 0; r < p->register_count; r++) is_scalar[r] = 0;
     for (long i = 0; i < p->instruction_count; i++) {
         const struct rat_elementwise_instruction *ins = &p->instructions[i];
         const int reg = ins->destination;
-        float *dst = reg < 0 ? outputs[-1 - reg] + start : registers + reg * p->register_stride;
+        float *dst = reg >= 0 ? registers + reg * p->register_stride : reg == -1 ? first : outputs[-1 - reg] + start;
         // Resolve the sources before the destination's scalar flag changes: an instruction may
         // write the register it reads. A NULL pointer means the source is the scalar beside it.
         const float *a = NULL, *b = NULL;
@@ -178,7 +180,7 @@ BODY void run_chunk(const struct rat_elementwise_program *p, float *const *outpu
 #define RESOLVE(src, ptr, val)                                                                    \
         switch (src.kind) {                                                                       \
         case RAT_EW_INPUT: ptr = inputs[src.index] + start; break;                                \
-        case RAT_EW_OUTPUT: ptr = outputs[src.index] + start; break;                              \
+        case RAT_EW_OUTPUT: ptr = src.index == 0 ? first : outputs[src.index] + start; break;     \
         case RAT_EW_REGISTER:                                                                     \
             if (is_scalar[src.index]) val = scalar_value[src.index];                              \
             else ptr = registers + src.index * p->register_stride;                                \
@@ -214,15 +216,30 @@ BODY void run_chunk(const struct rat_elementwise_program *p, float *const *outpu
     }
 }
 
+/// Sum of n floats: 16 lanes, then the lanes in a fixed order.
+BODY float sum_run(const float *x, long n) {
+    v16f lanes = splat16(0);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) lanes += load16(x + i);
+    float total = 0;
+    for (int l = 0; l < 16; l++) total += lanes[l];
+    for (; i < n; i++) total += x[i];
+    return total;
+}
+
+/// Runs the chunks of start..<end. With a sink, output 0 is summed per plane instead of
+/// stored: partial[(chunk start / plane) % kept] += the chunk's sum (chunks never cross a
+/// plane: the program's segment divides it).
 BODY void run(const struct rat_elementwise_program *p, float *const *outputs, const float *const *inputs,
-              long start, long end, float *registers) {
+              long start, long end, float *registers, float *sink, long plane, long kept, float *partial) {
     const long count = p->register_count > 0 ? p->register_count : 1;
     float scalar_value[count];
     unsigned char is_scalar[count];
     while (start < end) {
         long n = end - start < p->chunk ? end - start : p->chunk;
         if (p->segment > 0 && n > p->segment - start % p->segment) n = p->segment - start % p->segment;
-        run_chunk(p, outputs, inputs, start, n, registers, scalar_value, is_scalar);
+        run_chunk(p, outputs, inputs, start, n, registers, scalar_value, is_scalar, sink);
+        if (sink) partial[start / plane % kept] += sum_run(sink, n);
         start += n;
     }
 }
@@ -235,20 +252,20 @@ BODY void run(const struct rat_elementwise_program *p, float *const *outputs, co
 #define AVX2
 #endif
 
-AVX512 void rat_elementwise_run_avx512(const struct rat_elementwise_program *program, float *const *outputs,
-                                       const float *const *inputs, long start, long end, float *registers) {
-    run(program, outputs, inputs, start, end, registers);
-}
+#define TWINS(NAME, TARGET)                                                                            \
+    TARGET void rat_elementwise_run_##NAME(const struct rat_elementwise_program *program, float *const *outputs, \
+                                           const float *const *inputs, long start, long end, float *registers) { \
+        run(program, outputs, inputs, start, end, registers, NULL, 1, 1, NULL);                         \
+    }                                                                                                  \
+    TARGET void rat_elementwise_sum_##NAME(const struct rat_elementwise_program *program, const float *const *inputs, \
+                                           long start, long end, float *registers, float *sink,          \
+                                           long plane, long kept, float *partial) {                      \
+        run(program, NULL, inputs, start, end, registers, sink, plane, kept, partial);                  \
+    }
 
-AVX2 void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, float *const *outputs,
-                                   const float *const *inputs, long start, long end, float *registers) {
-    run(program, outputs, inputs, start, end, registers);
-}
-
-void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *const *outputs,
-                                  const float *const *inputs, long start, long end, float *registers) {
-    run(program, outputs, inputs, start, end, registers);
-}
+TWINS(avx512, AVX512)
+TWINS(avx2, AVX2)
+TWINS(portable, )
 
 void rat_gather(float *dst, const float *src, const struct rat_strided_layout *layout, long start, long count) {
     gather(dst, src, layout, start, count);

@@ -60,6 +60,18 @@ void rat_elementwise_run_avx2(const struct rat_elementwise_program *program, flo
 void rat_elementwise_run_portable(const struct rat_elementwise_program *program, float *const *outputs,
                                   const float *const *inputs, long start, long end, float *registers);
 
+/// The same program, whose one output is summed instead of stored: for the elements
+/// start..<end of an input walked as [outer, kept, plane] (reduced, kept, reduced axes),
+/// partial[k] += Σ output over this range's elements of kept index k. `sink`: one chunk of
+/// scratch (register_stride floats); `partial`: kept floats. The program's segment must
+/// divide `plane`, so that no chunk crosses two planes.
+void rat_elementwise_sum_avx512(const struct rat_elementwise_program *program, const float *const *inputs,
+                                long start, long end, float *registers, float *sink, long plane, long kept, float *partial);
+void rat_elementwise_sum_avx2(const struct rat_elementwise_program *program, const float *const *inputs,
+                              long start, long end, float *registers, float *sink, long plane, long kept, float *partial);
+void rat_elementwise_sum_portable(const struct rat_elementwise_program *program, const float *const *inputs,
+                                  long start, long end, float *registers, float *sink, long plane, long kept, float *partial);
+
 /// dst[0..<count] ← output elements start..<start+count of the layout, read from src.
 void rat_gather(float *dst, const float *src, const struct rat_strided_layout *layout, long start, long count);
 

@@ -284,9 +284,9 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
 }
 
 /// A sum of `shape` over `axes` as [outer, kept, plane] — reduced axes, then kept ones,
-/// then reduced ones (size-1 axes ignored) — when it has that form and its planes are long
-/// enough for the summing kernel's chunks (≥ 256 elements: shorter ones cost more in
-/// per-chunk dispatch than the store they save), else nil.
+/// then reduced ones (size-1 axes ignored) — when it has that form and its planes hold at
+/// least 256 elements, else nil. Shorter planes make chunks that short (8×8 planes: 64); at
+/// 64 the A/B under load was unresolved, so they keep the stored pass.
 func summedWalk(_ shape: [Int], axes: [Int]) -> (plane: Int, kept: Int)? {
     var phase = 0   // 0: leading reduced axes, 1: kept axes, 2: trailing reduced axes
     var (kept, plane) = (1, 1)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift test -c release "$@"
 if [ "$#" -eq 0 ]; then
-    parity='ModelParity|PrimitiveParity|FastKernelsMatchNaive|Im2colMatchesReference|ConvolutionMerge|WorkerCount'
+    parity='ModelParity|PrimitiveParity|FastKernelsMatchNaive|Im2colMatchesReference|ConvolutionMerge|FusedSiblings|WorkerCount'
     # rat's own kernels only (oneDNN off), portable: what RAT_ONEDNN=0 on a CPU without AVX2 + FMA runs.
     RAT_ONEDNN=0 RAT_WORKERS=1 RAT_PORTABLE_KERNELS=1 swift test -c release --skip-build --filter "$parity" \
         --skip ResNetParity

@@ -201,22 +201,29 @@ public func runElementwise(outputs: UnsafePointer<UnsafeMutablePointer<Float>>, 
     let registersPerWorker = program.registerElements
     let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
     let out = UnsafeRawPointer(outputs).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self)
-    program.lowered.withUnsafeBufferPointer { instructions in
-        program.layouts.withUnsafeBufferPointer { layouts in
-            var code = rat_elementwise_program(
-                instructions: instructions.baseAddress, instruction_count: instructions.count,
-                layouts: layouts.baseAddress, register_count: program.registerCount,
-                register_stride: ElementwiseProgram.registerStride, chunk: ElementwiseProgram.chunkSize,
-                segment: program.segmentRun)
-            withUnsafePointer(to: &code) { code in
-                parallelRanges(count) { range, worker in
-                    let (start, end, regs) = (range.lowerBound, range.upperBound, registers + worker * registersPerWorker)
-                    switch twin {
-                    case .avx512: rat_elementwise_run_avx512(code, out, table, start, end, regs)
-                    case .avx2: rat_elementwise_run_avx2(code, out, table, start, end, regs)
-                    case .baseline: rat_elementwise_run_portable(code, out, table, start, end, regs)
-                    }
-                }
+    program.withLowered { code in
+        parallelRanges(count) { range, worker in
+            let (start, end, regs) = (range.lowerBound, range.upperBound, registers + worker * registersPerWorker)
+            switch twin {
+            case .avx512: rat_elementwise_run_avx512(code, out, table, start, end, regs)
+            case .avx2: rat_elementwise_run_avx2(code, out, table, start, end, regs)
+            case .baseline: rat_elementwise_run_portable(code, out, table, start, end, regs)
+            }
+        }
+    }
+}
+
+private extension ElementwiseProgram {
+    /// The program as the C interpreter reads it, valid inside `body`.
+    func withLowered(_ body: (UnsafePointer<rat_elementwise_program>) -> Void) {
+        lowered.withUnsafeBufferPointer { instructions in
+            layouts.withUnsafeBufferPointer { layouts in
+                var code = rat_elementwise_program(
+                    instructions: instructions.baseAddress, instruction_count: instructions.count,
+                    layouts: layouts.baseAddress, register_count: registerCount,
+                    register_stride: ElementwiseProgram.registerStride, chunk: ElementwiseProgram.chunkSize,
+                    segment: segmentRun)
+                withUnsafePointer(to: &code, body)
             }
         }
     }
@@ -233,25 +240,16 @@ public func sumElementwise(_ out: UnsafeMutablePointer<Float>, _ inputs: UnsafeP
     let partialOffset = registersPerWorker - (kept + 15) / 16 * 16
     let sinkOffset = partialOffset - ElementwiseProgram.registerStride
     let table = UnsafeRawPointer(inputs).assumingMemoryBound(to: UnsafePointer<Float>?.self)
-    program.lowered.withUnsafeBufferPointer { instructions in
-        program.layouts.withUnsafeBufferPointer { layouts in
-            var code = rat_elementwise_program(
-                instructions: instructions.baseAddress, instruction_count: instructions.count,
-                layouts: layouts.baseAddress, register_count: program.registerCount,
-                register_stride: ElementwiseProgram.registerStride, chunk: ElementwiseProgram.chunkSize,
-                segment: program.segmentRun)
-            withUnsafePointer(to: &code) { code in
-                for worker in 0..<workerCount { (registers + worker * registersPerWorker + partialOffset).update(repeating: 0, count: kept) }
-                parallelRanges(count) { range, worker in
-                    let regs = registers + worker * registersPerWorker
-                    let (sink, partial) = (regs + sinkOffset, regs + partialOffset)
-                    let (start, end) = (range.lowerBound, range.upperBound)
-                    switch twin {
-                    case .avx512: rat_elementwise_sum_avx512(code, table, start, end, regs, sink, plane, kept, partial)
-                    case .avx2: rat_elementwise_sum_avx2(code, table, start, end, regs, sink, plane, kept, partial)
-                    case .baseline: rat_elementwise_sum_portable(code, table, start, end, regs, sink, plane, kept, partial)
-                    }
-                }
+    for worker in 0..<workerCount { (registers + worker * registersPerWorker + partialOffset).update(repeating: 0, count: kept) }
+    program.withLowered { code in
+        parallelRanges(count) { range, worker in
+            let regs = registers + worker * registersPerWorker
+            let (sink, partial) = (regs + sinkOffset, regs + partialOffset)
+            let (start, end) = (range.lowerBound, range.upperBound)
+            switch twin {
+            case .avx512: rat_elementwise_sum_avx512(code, table, start, end, regs, sink, plane, kept, partial)
+            case .avx2: rat_elementwise_sum_avx2(code, table, start, end, regs, sink, plane, kept, partial)
+            case .baseline: rat_elementwise_sum_portable(code, table, start, end, regs, sink, plane, kept, partial)
             }
         }
     }

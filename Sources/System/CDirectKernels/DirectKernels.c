@@ -22,77 +22,47 @@ BODY void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 BODY v16f splat16(float x) { return (v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 BODY float sum8(v8f v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
 
-// 4 output channels × 16 columns of one output row per register block: 8 accumulators.
-BODY void convolve_image(float *const *out, const float *input, const float *filter,
-                         const struct rat_direct_problem *p) {
-    const long taps = p->in_channels * p->k * p->k, k = p->k;
-    for (long o0 = 0; o0 < p->out_channels; o0 += 4) {
-        const float *f = filter + o0 * taps;
-        const long live = p->out_channels - o0;  // the last block may have fewer than 4 channels
-        for (long r = 0; r < p->rows; r++) {
-            for (long c0 = 0; c0 < p->columns; c0 += 16) {
-                v8f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
-                long tap = 0;
-                for (long ch = 0; ch < p->in_channels; ch++) {
-                    for (long ky = 0; ky < k; ky++) {
-                        const float *row = input + (ch * p->padded_rows + r + ky) * p->padded_columns + c0;
-                        for (long kx = 0; kx < k; kx++, tap++) {
-                            const v8f x0 = load8(row + kx), x1 = load8(row + kx + 8);
-                            const v8f w0 = splat(f[tap]), w1 = splat(f[taps + tap]);
-                            const v8f w2 = splat(f[2 * taps + tap]), w3 = splat(f[3 * taps + tap]);
-                            a0 += w0 * x0; b0 += w0 * x1;
-                            a1 += w1 * x0; b1 += w1 * x1;
-                            a2 += w2 * x0; b2 += w2 * x1;
-                            a3 += w3 * x0; b3 += w3 * x1;
-                        }
-                    }
-                }
-                const long at = r * p->columns + c0;
-                store8(out[o0] + at, a0); store8(out[o0] + at + 8, b0);
-                if (live > 1) { store8(out[o0 + 1] + at, a1); store8(out[o0 + 1] + at + 8, b1); }
-                if (live > 2) { store8(out[o0 + 2] + at, a2); store8(out[o0 + 2] + at + 8, b2); }
-                if (live > 3) { store8(out[o0 + 3] + at, a3); store8(out[o0 + 3] + at + 8, b3); }
-            }
-        }
+// 4 output channels × 2 vectors of columns of one output row per register block: 8
+// accumulators. Written once, for 8-lane vectors (16 columns a block: every twin) and
+// 16-lane ones (32 columns: the AVX-512 twin, rows a multiple of 32). Each output sums over
+// (c, ky, kx) in the same order in both, so where both apply they give the same bits.
+#define CONVOLVE_IMAGE(NAME, VEC, LANES, LOAD, STORE, SPLAT)                                          \
+    BODY void NAME(float *const *out, const float *input, const float *filter,                        \
+                   const struct rat_direct_problem *p) {                                              \
+        const long taps = p->in_channels * p->k * p->k, k = p->k;                                     \
+        for (long o0 = 0; o0 < p->out_channels; o0 += 4) {                                            \
+            const float *f = filter + o0 * taps;                                                      \
+            const long live = p->out_channels - o0; /* the last block may have fewer than 4 */        \
+            for (long r = 0; r < p->rows; r++) {                                                      \
+                for (long c0 = 0; c0 < p->columns; c0 += 2 * LANES) {                                 \
+                    VEC a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0}; \
+                    long tap = 0;                                                                     \
+                    for (long ch = 0; ch < p->in_channels; ch++) {                                    \
+                        for (long ky = 0; ky < k; ky++) {                                             \
+                            const float *row = input + (ch * p->padded_rows + r + ky) * p->padded_columns + c0; \
+                            for (long kx = 0; kx < k; kx++, tap++) {                                  \
+                                const VEC x0 = LOAD(row + kx), x1 = LOAD(row + kx + LANES);           \
+                                const VEC w0 = SPLAT(f[tap]), w1 = SPLAT(f[taps + tap]);              \
+                                const VEC w2 = SPLAT(f[2 * taps + tap]), w3 = SPLAT(f[3 * taps + tap]); \
+                                a0 += w0 * x0; b0 += w0 * x1;                                         \
+                                a1 += w1 * x0; b1 += w1 * x1;                                         \
+                                a2 += w2 * x0; b2 += w2 * x1;                                         \
+                                a3 += w3 * x0; b3 += w3 * x1;                                         \
+                            }                                                                         \
+                        }                                                                             \
+                    }                                                                                 \
+                    const long at = r * p->columns + c0;                                              \
+                    STORE(out[o0] + at, a0); STORE(out[o0] + at + LANES, b0);                         \
+                    if (live > 1) { STORE(out[o0 + 1] + at, a1); STORE(out[o0 + 1] + at + LANES, b1); } \
+                    if (live > 2) { STORE(out[o0 + 2] + at, a2); STORE(out[o0 + 2] + at + LANES, b2); } \
+                    if (live > 3) { STORE(out[o0 + 3] + at, a3); STORE(out[o0 + 3] + at + LANES, b3); } \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
     }
-}
 
-// The same sums over 32 columns per register block (columns a multiple of 32): 8
-// accumulators of 16 lanes, for the AVX-512 twin. Each output is accumulated over
-// (c, ky, kx) in the same order as above, so both give the same bits where both apply.
-BODY void convolve_image_wide(float *const *out, const float *input, const float *filter,
-                              const struct rat_direct_problem *p) {
-    const long taps = p->in_channels * p->k * p->k, k = p->k;
-    for (long o0 = 0; o0 < p->out_channels; o0 += 4) {
-        const float *f = filter + o0 * taps;
-        const long live = p->out_channels - o0;
-        for (long r = 0; r < p->rows; r++) {
-            for (long c0 = 0; c0 < p->columns; c0 += 32) {
-                v16f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
-                long tap = 0;
-                for (long ch = 0; ch < p->in_channels; ch++) {
-                    for (long ky = 0; ky < k; ky++) {
-                        const float *row = input + (ch * p->padded_rows + r + ky) * p->padded_columns + c0;
-                        for (long kx = 0; kx < k; kx++, tap++) {
-                            const v16f x0 = load16(row + kx), x1 = load16(row + kx + 16);
-                            const v16f w0 = splat16(f[tap]), w1 = splat16(f[taps + tap]);
-                            const v16f w2 = splat16(f[2 * taps + tap]), w3 = splat16(f[3 * taps + tap]);
-                            a0 += w0 * x0; b0 += w0 * x1;
-                            a1 += w1 * x0; b1 += w1 * x1;
-                            a2 += w2 * x0; b2 += w2 * x1;
-                            a3 += w3 * x0; b3 += w3 * x1;
-                        }
-                    }
-                }
-                const long at = r * p->columns + c0;
-                store16(out[o0] + at, a0); store16(out[o0] + at + 16, b0);
-                if (live > 1) { store16(out[o0 + 1] + at, a1); store16(out[o0 + 1] + at + 16, b1); }
-                if (live > 2) { store16(out[o0 + 2] + at, a2); store16(out[o0 + 2] + at + 16, b2); }
-                if (live > 3) { store16(out[o0 + 3] + at, a3); store16(out[o0 + 3] + at + 16, b3); }
-            }
-        }
-    }
-}
+CONVOLVE_IMAGE(convolve_image, v8f, 8, load8, store8, splat)
+CONVOLVE_IMAGE(convolve_image_wide, v16f, 16, load16, store16, splat16)
 
 // Two output channels and one (c, ky) at a time: 2·k sums of 8 lanes over every output row.
 BODY void filter_grad_image(float *partial, const float *input, const float *dy,

@@ -84,20 +84,8 @@ import Testing
             .unary(.relu, .register(3)),
         ])
         var fast = [Float](repeating: 0, count: count)
-        let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
-        x.withUnsafeBufferPointer { xs in
-            mean.withUnsafeBufferPointer { means in
-                scale.withUnsafeBufferPointer { scales in
-                    let inputs = [xs.baseAddress!, means.baseAddress!, scales.baseAddress!]
-                    inputs.withUnsafeBufferPointer { table in
-                        registers.withUnsafeBufferPointer { r in
-                            runElementwise(&fast, table.baseAddress!, program, count: count,
-                                           registers: UnsafeMutablePointer(mutating: r.baseAddress!))
-                        }
-                    }
-                }
-            }
-        }
+        let (inputs, registers) = (KernelBuffers([x, mean, scale]), KernelBuffers(registersFor: program))
+        runElementwise(&fast, inputs.table, program, count: count, registers: registers.buffers[0])
         let expected = (0..<count).map { i in max((x[i] - mean[i / plane % c]) * scale[i / plane % c], 0) }
         #expect(zip(fast, expected).filter { $0 != $1 }.isEmpty, "fused result differs from the plain loop")
     }
@@ -124,19 +112,8 @@ import Testing
         ])
         #expect(program.registerElements < 9 * ElementwiseProgram.registerStride, "registers are reused")
         var fast = [Float](repeating: 0, count: count)
-        let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
-        x.withUnsafeBufferPointer { xs in
-            y.withUnsafeBufferPointer { ys in
-                s.withUnsafeBufferPointer { ss in
-                    [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
-                        registers.withUnsafeBufferPointer { r in
-                            runElementwise(&fast, table.baseAddress!, program, count: count,
-                                           registers: UnsafeMutablePointer(mutating: r.baseAddress!))
-                        }
-                    }
-                }
-            }
-        }
+        let (inputs, registers) = (KernelBuffers([x, y, s]), KernelBuffers(registersFor: program))
+        runElementwise(&fast, inputs.table, program, count: count, registers: registers.buffers[0])
         let expected = (0..<count).map { i -> Float in
             let sc = s[i / plane % c]
             let r1 = x[i] * sc, r2 = r1 + y[i], r4 = r2 * r2 - sc
@@ -190,19 +167,8 @@ import Testing
             for (name, instructions, definition) in cases {
                 let program = ElementwiseProgram(instructions: instructions)
                 var out = [Float](repeating: 7, count: count)
-                let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
-                x.withUnsafeBufferPointer { xs in
-                    y.withUnsafeBufferPointer { ys in
-                        s.withUnsafeBufferPointer { ss in
-                            [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
-                                registers.withUnsafeBufferPointer { r in
-                                    runElementwise(&out, table.baseAddress!, program, count: count,
-                                                   registers: UnsafeMutablePointer(mutating: r.baseAddress!), instructions: twin)
-                                }
-                            }
-                        }
-                    }
-                }
+                let (inputs, registers) = (KernelBuffers([x, y, s]), KernelBuffers(registersFor: program))
+                runElementwise(&out, inputs.table, program, count: count, registers: registers.buffers[0], instructions: twin)
                 let wrong = (0..<count).filter { out[$0].bitPattern != definition($0).bitPattern
                                                  && !(out[$0].isNaN && definition($0).isNaN) }
                 #expect(wrong.isEmpty, "\(twin.rawValue) \(name): \(wrong.count) elements differ, first at \(wrong.first ?? -1)")
@@ -226,30 +192,11 @@ import Testing
             .binary(.add, .register(2), .input(0)),                          // out2 = out0 + x
         ])
         for twin in VectorInstructions.allCases where twin.available {
-            var (first, second, third) = ([Float](repeating: 9, count: count), [Float](repeating: 9, count: count),
-                                          [Float](repeating: 9, count: count))
-            let registers = [Float](repeating: 0, count: workerCount * program.registerElements)
-            first.withUnsafeMutableBufferPointer { o0 in
-                second.withUnsafeMutableBufferPointer { o1 in
-                    third.withUnsafeMutableBufferPointer { o2 in
-                        [o0.baseAddress!, o1.baseAddress!, o2.baseAddress!].withUnsafeBufferPointer { outputs in
-                            x.withUnsafeBufferPointer { xs in
-                                y.withUnsafeBufferPointer { ys in
-                                    s.withUnsafeBufferPointer { ss in
-                                        [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
-                                            registers.withUnsafeBufferPointer { r in
-                                                runElementwise(outputs: outputs.baseAddress!, table.baseAddress!, program, count: count,
-                                                               registers: UnsafeMutablePointer(mutating: r.baseAddress!),
-                                                               instructions: twin)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            let outputs = KernelBuffers([[Float]](repeating: [Float](repeating: 9, count: count), count: 3))
+            let (inputs, registers) = (KernelBuffers([x, y, s]), KernelBuffers(registersFor: program))
+            runElementwise(outputs: outputs.buffers, inputs.table, program, count: count,
+                           registers: registers.buffers[0], instructions: twin)
+            let (first, second, third) = (outputs[0], outputs[1], outputs[2])
             let scaled = (0..<count).map { x[$0] * s[$0 / plane % c] }
             let out0 = scaled.map { $0 > 0 ? $0 : 0 }
             #expect(first == out0, "\(twin.rawValue): output 0")
@@ -305,22 +252,42 @@ import Testing
         for i in 0..<count { expected[i / walkPlane % kept] += Double(x[i] - s[i / plane % c]) * Double(y[i] ) }
         for twin in VectorInstructions.allCases where twin.available {
             var out = [Float](repeating: .nan, count: kept)
-            let registers = [Float](repeating: .nan, count: workerCount * program.registerElements)
-            x.withUnsafeBufferPointer { xs in
-                y.withUnsafeBufferPointer { ys in
-                    s.withUnsafeBufferPointer { ss in
-                        [xs.baseAddress!, ys.baseAddress!, ss.baseAddress!].withUnsafeBufferPointer { table in
-                            registers.withUnsafeBufferPointer { r in
-                                sumElementwise(&out, table.baseAddress!, program, count: count,
-                                               registers: UnsafeMutablePointer(mutating: r.baseAddress!), instructions: twin)
-                            }
-                        }
-                    }
-                }
-            }
+            let (inputs, registers) = (KernelBuffers([x, y, s]), KernelBuffers(registersFor: program))
+            sumElementwise(&out, inputs.table, program, count: count, registers: registers.buffers[0], instructions: twin)
             let scale = expected.map(abs).max()!
             let worst = zip(out, expected).map { abs(Double($0) - $1) }.max()!
             #expect(worst <= 1e-5 * scale, "\(twin.rawValue) \(shape) over \(axes): off by \(worst) (scale \(scale))")
         }
     }
+}
+
+/// Arrays copied into buffers the kernels read and write, and a table of their addresses
+/// (what the executor binds for a fused step). Freed with the object.
+final class KernelBuffers {
+    let buffers: [UnsafeMutablePointer<Float>]
+    let table: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let counts: [Int]
+
+    init(_ arrays: [[Float]]) {
+        counts = arrays.map(\.count)
+        buffers = arrays.map { array in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, array.count))
+            buffer.initialize(from: array, count: array.count)
+            return buffer
+        }
+        table = .allocate(capacity: max(1, buffers.count))
+        for (k, buffer) in buffers.enumerated() { table[k] = UnsafePointer(buffer) }
+    }
+
+    /// Zeroed scratch for `program` on every worker.
+    convenience init(registersFor program: ElementwiseProgram) {
+        self.init([[Float](repeating: 0, count: workerCount * program.registerElements)])
+    }
+
+    deinit {
+        buffers.forEach { $0.deallocate() }
+        table.deallocate()
+    }
+
+    subscript(k: Int) -> [Float] { Array(UnsafeBufferPointer(start: buffers[k], count: counts[k])) }
 }

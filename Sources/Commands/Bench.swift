@@ -118,6 +118,8 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
                                          coretype: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto")
                 print(json ? result.jsonLine : result.text)
                 if profile {
+                    printElementwiseTraffic(w.program.graphs.compactMap { g in
+                        (g.graph as? FastGraph).map { ($0.executor.plan, g.runsPerStep) } })
                     printProfile(w.executors, steps: steps)
                     printConvolutionProfile(w.program.graphs.compactMap { g in
                         (g.graph as? FastGraph).map { ($0.executor, g.runsPerStep) } }, steps: steps)
@@ -146,6 +148,25 @@ private func printKernelTimings() {
         print(String(format: "%@ %@ %10.2f %9.2f %6.2f×", t.kernel.padding(toLength: 17, withPad: " ", startingAt: 0),
                      shape.padding(toLength: 38, withPad: " ", startingAt: 0), t.referenceMs, t.fastMs,
                      t.referenceMs / t.fastMs))
+    }
+}
+
+/// The elementwise passes and reductions of one step and the floats they move, under the default plan and
+/// with this round's fusion passes switched off (the graphs re-planned, not run).
+private func printElementwiseTraffic(_ plans: [(plan: Plan, runs: Int)]) {
+    let variants: [(String, (Graph) -> Plan)] = [
+        ("default", { plan($0) }), ("no-fused-siblings", { plan($0, fuseSiblings: false) }),
+        ("no-fused-sums", { plan($0, fuseSums: false) }),
+        ("neither", { plan($0, fuseSiblings: false, fuseSums: false) }),
+    ]
+    for (name, planner) in variants {
+        var total = (passes: 0, reads: 0, writes: 0)
+        for (p, runs) in plans {
+            let t = planner(p.graph).elementwiseTraffic
+            total = (total.passes + runs * t.passes, total.reads + runs * t.reads, total.writes + runs * t.writes)
+        }
+        print(String(format: "  elementwise and reductions, %@: %d passes/step reading %.0f M and writing %.0f M floats",
+                     name, total.passes, Double(total.reads) * 1e-6, Double(total.writes) * 1e-6))
     }
 }
 

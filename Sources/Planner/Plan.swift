@@ -69,6 +69,25 @@ public extension Step {
     var allOutputs: [BufferRef] { [output] + additionalOutputs }
 }
 
+public extension Plan {
+    /// The memory traffic of one run's elementwise passes and reductions (fused steps, fused
+    /// sums, sums and maxima): how many passes, and the floats they read (each operand once per
+    /// pass) and write.
+    var elementwiseTraffic: (passes: Int, reads: Int, writes: Int) {
+        var traffic = (passes: 0, reads: 0, writes: 0)
+        for step in steps {
+            switch step.operation {
+            case .fused, .fusedSum, .primitive(.sum), .primitive(.max):
+                traffic.passes += 1
+                traffic.reads += step.operands.reduce(0) { $0 + $1.count }
+                traffic.writes += step.allOutputs.reduce(0) { $0 + $1.count }
+            default: break
+            }
+        }
+        return traffic
+    }
+}
+
 public enum FusedInstruction: Hashable, Sendable {
     /// Operand k, whose shape has size-1 axes, expanded to the output's shape.
     case broadcast(operand: Int)

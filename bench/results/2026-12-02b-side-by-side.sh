@@ -16,6 +16,8 @@ py attack_bench.sh --model small-cnn --workload pgd20,apgd-ce --batches 3 --prof
 echo "=== small-cnn done $(date) load $(cat /proc/loadavg)" >> $out
 # A/B of this round's levers, alternating steps in one process
 $rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against no-fused-siblings >> $out 2>&1
+$rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against no-fused-sums >> $out 2>&1
+$rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against bf16 >> $out 2>&1
 $rat bench --model small-cnn --workload trades,taylor12 --steps 5 --profile >> $out 2>&1
 echo "=== A/B done $(date) load $(cat /proc/loadavg)" >> $out
 # ResNet-18: attacks at batch 32 (one timed batch after a warm-up)

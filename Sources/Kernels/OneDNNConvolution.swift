@@ -19,10 +19,11 @@ public let oneDNNEnabled: Bool = {
 }()
 
 /// The number format of the inputs of the convolutions oneDNN runs (recipe key `precision`).
-/// `bf16`: each direction's two inputs are rounded to bfloat16 (8-bit mantissa) by the
-/// reorders into oneDNN's copies, its products accumulate in f32 and its output is f32;
-/// rat's tensors, master weights and every other kernel stay f32. Tolerances measured
-/// against the Double reference: docs/performance.md, "BF16 (lever 3)".
+/// `bf16`: a primitive's two inputs are rounded to bfloat16 (8-bit mantissa) by the reorders
+/// into oneDNN's copies, its products accumulate in f32 and its output is f32; rat's tensors,
+/// master weights and every other kernel stay f32. (The executor uses it for forward
+/// convolutions only: `bf16Directions`.) Tolerances measured against the Double reference:
+/// docs/performance.md, "BF16 (lever 3)".
 public enum Precision: String, Sendable, CaseIterable {
     case fp32, bf16
 }

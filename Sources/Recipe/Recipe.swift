@@ -14,8 +14,9 @@ public struct Recipe: Equatable, Sendable {
     public var awp: AWPSpec
     /// How data-parallel ranks (mpirun) train together; no effect in a single process.
     public var distributed: DistributedSpec
-    /// The inputs of the training step's oneDNN convolutions (loss graph and its attack):
-    /// fp32, or bf16 with f32 accumulation and f32 master weights. Evaluation always runs fp32.
+    /// The inputs of the training step's forward convolutions on oneDNN (loss graph and its
+    /// attack): fp32, or bf16 with f32 accumulation, f32 gradients and f32 master weights
+    /// (docs/recipes.md). Evaluation always runs fp32.
     public var precision: Precision
     public var optim: OptimSpec
     public var schedule: ScheduleSpec

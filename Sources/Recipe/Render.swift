@@ -65,7 +65,7 @@ public func renderYAML(_ recipe: Recipe) -> String {
 
     // Also written only when set (bf16): the hashes of fp32 runs stay what they were.
     if recipe.precision != .fp32 {
-        out.line("precision", recipe.precision.rawValue, comment: "oneDNN's convolutions of the training step; evaluation runs fp32")
+        out.line("precision", recipe.precision.rawValue, comment: "the training step's forward convolutions on oneDNN; evaluation runs fp32")
     }
 
     out.section("optim")

@@ -12,6 +12,6 @@ func bf16Summary(_ program: StepProgram) -> String {
         return "warning: precision: bf16 needs oneDNN, and RAT_ONEDNN=0 switched it off: the training step runs fp32"
     }
     let native = oneDNNBF16Native ? "" : " (this CPU has no AVX512_BF16/AMX: oneDNN emulates bf16, slower than fp32)"
-    return "precision: bf16: \(bf16) of the training step's \(all) oneDNN convolution primitives run with bf16 inputs "
-        + "(f32 accumulation, f32 weights)\(native); evaluation runs fp32"
+    return "precision: bf16: \(bf16) of the training step's \(all) oneDNN convolution primitives (the forward ones) run "
+        + "with bf16 inputs (f32 accumulation; gradients and weights f32)\(native); evaluation runs fp32"
 }

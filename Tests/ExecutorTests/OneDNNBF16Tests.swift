@@ -99,8 +99,9 @@ struct OneDNNBF16Parity {
 
 /// The Taylor terms under bf16: logits, J·u and uᵀHu of the reduced small-cnn (ModelParity's
 /// graph: jvp of jvp along the weight noise u) on the executor with `precision: .bf16`,
-/// against the Double reference. Every convolution with C·K·K > 32 runs on oneDNN in bf16
-/// (its first layer, C·K·K = 27, stays on rat's f32 kernels). Measured over seeds 1–12
+/// against the Double reference. The graph is forward-mode only, so every convolution with
+/// C·K·K > 32 is a forward one and runs on oneDNN in bf16 (its first layer, C·K·K = 27, stays
+/// on rat's f32 kernels). Measured over seeds 1–12
 /// (2026-12-02), worst / median relative L2 error, train-mode BN | eval-mode BN:
 ///   logits 1.4e-3 / 6.3e-4 | 3.6e-3 / 1.8e-3;  J·u 5.3e-2 / 2.1e-2 | 2.9e-2 / 1.0e-2;
 ///   uᵀHu 1.1e-1 / 4.3e-2 | 4.8e-2 / 2.1e-2.
@@ -134,6 +135,30 @@ struct BF16TaylorTerms {
             }
             // bf16 really ran: f32's error on this graph is ≤ 1e-4.
             #expect(errors[1] > 1e-4, "\(mode) seed \(seed): J·u error \(errors[1]) is f32's")
+        }
+    }
+}
+
+/// A training graph (the Taylor terms differentiated in the parameters: ModelParity's
+/// reverse over forward over forward) under bf16: only its forward convolutions run bf16
+/// (`bf16Directions`); the backward ones keep f32 on oneDNN. Worst relative L2 error of the
+/// parameter gradients against the Double reference, seeds 1–8 (2026-12-02): 0.028–0.150,
+/// median 0.069 — the Taylor terms' error (above) carried into their gradients; bound 0.3
+/// (fp32: ≤ 1e-4, ModelParity).
+@Suite(.enabled(if: bf16Available, "needs oneDNN (RAT_ONEDNN≠0) and a CPU with AVX512_BF16 or AMX"))
+struct BF16TrainingGraph {
+    @Test func onlyForwardConvolutionsRunBF16() throws {
+        let graph = ModelParity.taylorGradientGraph(ModelParity.forward(.train))
+        let executor = Executor(plan: plan(graph), precision: .bf16)
+        #expect(executor.oneDNNBF16Primitives > 0 && executor.oneDNNBF16Primitives < executor.oneDNNPrimitives,
+                "\(executor.oneDNNBF16Primitives) of \(executor.oneDNNPrimitives) primitives in bf16")
+        #expect(Executor(plan: plan(graph)).oneDNNBF16Primitives == 0)
+        for seed: UInt64 in 1...8 {
+            let feeds = randomFeeds(graph, seed: seed, range: ModelParity.range)
+            let reference = try evaluateReference(graph, inputs: feeds)
+            let fast = try executor.run(feeding: feeds.mapValues { ($0.shape, $0.data.map { Float($0) }) })
+            let worst = zip(fast, reference).map { relativeError($0, $1.data) }.max() ?? .infinity
+            #expect(worst < 0.3, "seed \(seed): parameter gradients' relative error \(worst)")
         }
     }
 }

@@ -83,10 +83,11 @@ struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[X], 4, xd, dnnl_f32, dnnl_nchw), "x descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[W], 4, wd, dnnl_f32, dnnl_oihw), "w descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[Y], 4, yd, dnnl_f32, dnnl_nchw), "y descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&any_md[X], 4, xd, types[X], blocked ? dnnl_format_tag_any : dnnl_nchw), "x");
+    const dnnl_format_tag_t activations = blocked ? dnnl_format_tag_any : dnnl_nchw;
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[X], 4, xd, types[X], activations), "x");
     CHECK(dnnl_memory_desc_init_by_tag(&any_md[W], 4, wd, types[W], dnnl_format_tag_any), "w");
-    CHECK(dnnl_memory_desc_init_by_tag(&any_md[Y], 4, yd, types[Y], blocked ? dnnl_format_tag_any : dnnl_nchw), "y");
-    CHECK(dnnl_memory_desc_init_by_tag(&hint_y_md, 4, yd, hint_y, blocked ? dnnl_format_tag_any : dnnl_nchw), "hint y");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[Y], 4, yd, types[Y], activations), "y");
+    CHECK(dnnl_memory_desc_init_by_tag(&hint_y_md, 4, yd, hint_y, activations), "hint y");
     dnnl_memory_desc_t hint_x_md = any_md[X], hint_w_md = any_md[W];
     hint_x_md.data_type = bf16 ? dnnl_bf16 : dnnl_f32;
     hint_w_md.data_type = bf16 ? dnnl_bf16 : dnnl_f32;

@@ -46,7 +46,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         // Recipe → planner → graph (+ autodiff) → executor → kernels.
-        .target(name: "Recipe", dependencies: ["CYAML", "Attacks", "Objectives", "Models"]),
+        .target(name: "Recipe", dependencies: ["CYAML", "Attacks", "Objectives", "Models", "Kernels"]),
         .target(name: "Graph", swiftSettings: fastMath),
         .target(name: "Planner", dependencies: ["Graph", "CMachine"], swiftSettings: fastMath),
         // No -target-cpu: the binary runs on any CPU of its architecture. The worker count and
@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "CMPI", path: "Sources/System/CMPI"),
         .target(name: "Collective", dependencies: ["CMPI"], path: "Sources/Collective"),
         .target(name: "Training", dependencies: ["Recipe", "Graph", "Planner", "Executor", "Models",
-                                                 "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective"],
+                                                 "Objectives", "Attacks", "Loader", "Shards", "Checkpoints", "Collective", "Kernels"],
                 swiftSettings: fastMath),
         .target(name: "Evaluation", dependencies: ["Training", "Attacks", "Graph", "Models", "Loader", "Recipe", "Checkpoints"], swiftSettings: fastMath),
         // Paper tables: specs of rows × columns × seeds, their runs, costs and rendering.

@@ -22,7 +22,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
     @Flag(help: "Print time per primitive kind.") var profile = false
     @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
     var coretype = "Haswell"
-    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-siblings, no-fused-sums) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-siblings, no-fused-sums) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels) or with oneDNN's convolutions in bf16 (bf16), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
     @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
     @Flag(help: "Time oneDNN's convolutions (blocked and NCHW) against rat's own on every convolution shape of small-cnn and preact-resnet18 at --batch, side by side, and print the FMA limit.")
@@ -47,6 +47,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         "no-fused-sums": { FastGraph($0, planner: { plan($0, fuseSums: false) }) },
         "no-onednn": { FastGraph($0, oneDNN: false) },
         "no-onednn-stacking": { FastGraph($0, stackedOneDNN: false) },
+        "bf16": FastGraph.compiler(precision: .bf16),
     ]
 
     private func compare(_ net: any Model, _ name: String, variant: String) throws {
@@ -67,6 +68,11 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         let ratios = zip(timesA, timesB).map { $0 / $1 }.sorted()
         print(String(format: "%@ %@: default %.1f ms/step, %@ %.1f ms/step (medians of %d alternating steps); default/%@ = %.3f (median of pairwise ratios %.3f)",
                      net.name, name, medianA, variant, medianB, steps, variant, medianA / medianB, ratios[steps / 2]))
+        if variant == "bf16" {
+            // What really ran in bf16: oneDNN declines some shapes, and rat's own kernels stay f32.
+            let (all, bf16) = b.executors.reduce((0, 0)) { ($0.0 + $1.oneDNNPrimitives, $0.1 + $1.oneDNNBF16Primitives) }
+            print("  bf16: \(bf16) of \(all) oneDNN primitives (bf16 native on this CPU: \(oneDNNBF16Native))")
+        }
     }
 
     func run() throws {

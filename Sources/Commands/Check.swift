@@ -22,6 +22,11 @@ struct Check: ParsableCommand {
         for diagnostic in diagnostics { printError(diagnostic.description) }
         let errors = diagnostics.filter { $0.severity == .error }.count
         let warnings = diagnostics.count - errors
+        if loaded.precision == .bf16 {
+            print("precision: bf16: the training step's forward convolutions on oneDNN (loss and training attack) take bf16 "
+                  + "inputs with f32 accumulation; gradients and weights stay f32; evaluation (validation, final report, "
+                  + "rat eval) runs fp32")
+        }
         print("\(recipe): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
         if errors > 0 { throw ExitCode(1) }
     }

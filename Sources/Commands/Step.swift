@@ -21,7 +21,7 @@ struct Step: ParsableCommand {
         do {
             let setup = try RunSetup(recipe: recipe)
             let program = try StepProgram(recipe: recipe, model: setup.model, inputShape: setup.inputShape,
-                                          classes: setup.classes, compiler: fastCompiler)
+                                          classes: setup.classes, compiler: FastGraph.compiler(precision: recipe.precision))
             var state = setup.initialState(program)
             let loader = setup.trainLoader(try setup.split(recipe.data.splits.train, key: "data.splits.train"), prefetch: false)
             guard loader.batchesPerEpoch > 0 else {

@@ -1,5 +1,6 @@
 
 import Graph
+import Kernels
 import Planner
 
 /// A graph compiled for repeated runs. Inputs are written in place into the graph's own
@@ -105,10 +106,16 @@ public final class FastGraph: CompiledGraph {
 
     /// `oneDNN: false` keeps every convolution on rat's own kernels (`rat bench --against no-onednn`);
     /// `stackedOneDNN: false` keeps merged convolutions and convolution groups on them
-    /// (`--against no-onednn-stacking`).
-    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }, oneDNN: Bool = true, stackedOneDNN: Bool = true) {
+    /// (`--against no-onednn-stacking`); `precision`: the inputs of oneDNN's convolutions.
+    public init(_ graph: Graph, planner: (Graph) -> Plan = { plan($0) }, oneDNN: Bool = true, stackedOneDNN: Bool = true,
+                precision: Precision = .fp32) {
         self.graph = graph
-        executor = Executor(plan: planner(graph), oneDNN: oneDNN, stackedOneDNN: stackedOneDNN)
+        executor = Executor(plan: planner(graph), oneDNN: oneDNN, stackedOneDNN: stackedOneDNN, precision: precision)
+    }
+
+    /// The fast compiler with oneDNN's convolutions in `precision` (`fastCompiler` is fp32).
+    public static func compiler(precision: Precision) -> GraphCompiler {
+        precision == .fp32 ? fastCompiler : { @Sendable graph in FastGraph(graph, precision: precision) }
     }
 
     public func input(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {

@@ -22,6 +22,9 @@ public final class Executor {
     /// Convolutions oneDNN runs over channel-stacked operands (merged convolutions, one per
     /// output of a convolution group), for tests and profiles.
     public let oneDNNStackedConvolutions: Int
+    /// The oneDNN primitives (one per shape, direction and stacking) the executor created,
+    /// and how many of them run with bf16 inputs (`precision: .bf16`), for tests and logs.
+    public let oneDNNPrimitives: Int, oneDNNBF16Primitives: Int
     /// When set, `run()` adds each step's wall time to `profile` under its primitive kind.
     public var profiling = false
     public private(set) var profile: [Op.Kind: (seconds: Double, steps: Int)] = [:]
@@ -44,8 +47,9 @@ public final class Executor {
 
     /// `oneDNN`: whether convolutions that `ConvShape.runsOnOneDNN` assigns to oneDNN run
     /// there (false: all on rat's kernels, for side-by-side comparisons); `stackedOneDNN`:
-    /// whether merged convolutions and convolution groups do too (`OneDNNStacking.swift`).
-    public init(plan: Plan, oneDNN: Bool = true, stackedOneDNN: Bool = true) {
+    /// whether merged convolutions and convolution groups do too (`OneDNNStacking.swift`);
+    /// `precision`: the inputs of oneDNN's convolutions (`Precision`).
+    public init(plan: Plan, oneDNN: Bool = true, stackedOneDNN: Bool = true, precision: Precision = .fp32) {
         precondition(fusedRegisterStride == ElementwiseProgram.registerStride && fusedWorkers == workerCount,
                      "planner and kernels disagree on the fused-kernel scratch layout")
         self.plan = plan
@@ -57,7 +61,8 @@ public final class Executor {
         arena.initialize(repeating: 0, count: max(plan.arenaFloats, 1))
         scratch.initialize(repeating: 0, count: max(plan.scratchFloats, 1))
         let bound = plan.steps.map { bind($0, base: arena) }
-        (steps, oneDNNWorkspace) = oneDNN ? substitutingOneDNN(bound, stacked: stackedOneDNN) : (bound, nil)
+        (steps, oneDNNWorkspace, oneDNNPrimitives, oneDNNBF16Primitives)
+            = oneDNN ? substitutingOneDNN(bound, stacked: stackedOneDNN, precision: precision) : (bound, nil, 0, 0)
         for step in steps {
             switch step {
             case .conv2d(_, _, _, let s), .conv2dInputGrad(_, _, _, let s), .conv2dFilterGrad(_, _, _, let s):

@@ -12,8 +12,11 @@ struct OneDNNStep {
 /// step at a time). One primitive per shape and direction, shared by the steps that have it.
 /// Merged convolutions and convolution groups become convolutions over channel-stacked
 /// operands (`OneDNNStacking.swift`) where oneDNN accepts them, else keep rat's kernels.
-func substitutingOneDNN(_ steps: [BoundStep], stacked: Bool = true) -> (steps: [BoundStep], workspace: OneDNNWorkspace?) {
-    guard oneDNNEnabled else { return (steps, nil) }
+/// `precision: .bf16`: each primitive is created with bf16 inputs where oneDNN accepts that,
+/// else as f32 (`bf16Primitives` counts the bf16 ones among `primitives`).
+func substitutingOneDNN(_ steps: [BoundStep], stacked: Bool = true, precision: Precision = .fp32)
+    -> (steps: [BoundStep], workspace: OneDNNWorkspace?, primitives: Int, bf16Primitives: Int) {
+    guard oneDNNEnabled else { return (steps, nil, 0, 0) }
     var primitives = [ConvolutionKey: OneDNNConvolution?]()
     var stackedBytes = 0
     func primitive(_ s: ConvShape, _ direction: ConvolutionDirection) -> OneDNNConvolution? {
@@ -31,7 +34,12 @@ func substitutingOneDNN(_ steps: [BoundStep], stacked: Bool = true) -> (steps: [
         // error ≤ 2.3e-6 against the Double reference (direct: ≤ 8e-7) (2026-12-02).
         // nil: oneDNN declined the shape; rat's kernels run it.
         let winograd = s.k == 3 && s.stride == 1 && s.c >= 64
-        let created = OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels,
+        // bf16: oneDNN's direct kernel (it has no bf16 Winograd), for the directions in
+        // `bf16Directions` (the forward one: why, there).
+        let bf16 = precision == .bf16 && bf16Directions.contains(direction)
+            ? OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels, blocked: s.k > 1, precision: .bf16)
+            : nil
+        let created = bf16 ?? OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels,
                                         blocked: s.k > 1, winograd: winograd)
             ?? (winograd ? OneDNNConvolution(s, direction, xChannels: xChannels, yChannels: yChannels) : nil)
         primitives[key] = created
@@ -58,8 +66,18 @@ func substitutingOneDNN(_ steps: [BoundStep], stacked: Bool = true) -> (steps: [
         }
     }
     let bytes = (primitives.values.compactMap { $0?.workspaceBytes } + [stackedBytes]).max().flatMap { $0 > 0 ? $0 : nil }
-    return (substituted, bytes.map { OneDNNWorkspace(bytes: $0) })
+    let created = primitives.values.compactMap { $0 }
+    return (substituted, bytes.map { OneDNNWorkspace(bytes: $0) }, created.count, created.filter { $0.precision == .bf16 }.count)
 }
+
+/// The directions `precision: .bf16` runs in bf16. Measured per shape with ONEDNN_VERBOSE
+/// (docs/performance.md, "BF16 (lever 3)", 2026-12-02, AMX): oneDNN 2.6's bf16 forward
+/// (`brgconv:avx512_core_amx_bf16`, NHWC) ran 1.0–5.6× faster than its f32 kernel on every
+/// zoo shape, a net gain after the reorders; its backward data 0.6–2.0× (and its NHWC output's
+/// reorder back to NCHW costs more than the f32 path's), its backward weights 0.45–2.4× and,
+/// on small-cnn's 64→128 layer at batch 128, 30–60× slower (0.5–1 s a call). So gradients
+/// stay f32; logits and the Taylor terms' tangents (forward-mode: forward convolutions) run bf16.
+let bf16Directions: Set<ConvolutionDirection> = [.forward]
 
 private struct ConvolutionKey: Hashable {
     var shape: ConvShape

@@ -18,6 +18,20 @@ public let oneDNNEnabled: Bool = {
     return true
 }()
 
+/// The number format of the inputs of the convolutions oneDNN runs (recipe key `precision`).
+/// `bf16`: a primitive's two inputs are rounded to bfloat16 (8-bit mantissa) by the reorders
+/// into oneDNN's copies, its products accumulate in f32 and its output is f32; rat's tensors,
+/// master weights and every other kernel stay f32. (The executor uses it for forward
+/// convolutions only: `bf16Directions`.) Tolerances measured against the Double reference:
+/// docs/performance.md, "BF16 (lever 3)".
+public enum Precision: String, Sendable, CaseIterable {
+    case fp32, bf16
+}
+
+/// Whether oneDNN runs bf16 natively on this CPU (AVX512_BF16 or AMX): without it a
+/// `precision: bf16` run would be emulated or refused, and rat warns.
+public let oneDNNBF16Native: Bool = rat_onednn_bf16_native() != 0
+
 /// One of a convolution's three directions.
 public enum ConvolutionDirection: Int32, Sendable, CaseIterable {
     case forward = 0, backwardData = 1, backwardWeights = 2
@@ -28,14 +42,18 @@ public enum ConvolutionDirection: Int32, Sendable, CaseIterable {
 public final class OneDNNConvolution: @unchecked Sendable {
     public let shape: ConvShape
     public let direction: ConvolutionDirection
+    /// The precision it runs in: bf16 only when asked for and oneDNN accepted it.
+    public let precision: Precision
     private let handle: OpaquePointer
 
     /// Nil when oneDNN does not run this convolution (groups, or an error it reports, in
     /// `reason`); the caller then keeps rat's own kernels.
     /// `winograd`: oneDNN's Winograd algorithm instead of direct (stride-1 3×3 only; nil
-    /// where oneDNN declines it).
-    public convenience init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false) {
-        self.init(s, direction, xChannels: [s.c], yChannels: [s.o], blocked: blocked, winograd: winograd)
+    /// where oneDNN declines it). `precision: .bf16`: bf16 inputs, f32 output (nil where
+    /// oneDNN declines it or has only its reference kernel; it has no bf16 Winograd).
+    public convenience init?(_ s: ConvShape, _ direction: ConvolutionDirection, blocked: Bool = true, winograd: Bool = false,
+                             precision: Precision = .fp32) {
+        self.init(s, direction, xChannels: [s.c], yChannels: [s.o], blocked: blocked, winograd: winograd, precision: precision)
     }
 
     /// A primitive on channel-stacked operands (forward or backward data): x's C channels
@@ -44,7 +62,7 @@ public final class OneDNNConvolution: @unchecked Sendable {
     /// address a part inside its layout (blocked: every part but the last must fill whole
     /// 16-channel blocks) or declines the shape.
     public init?(_ s: ConvShape, _ direction: ConvolutionDirection, xChannels: [Int], yChannels: [Int],
-                 blocked: Bool = true, winograd: Bool = false) {
+                 blocked: Bool = true, winograd: Bool = false, precision: Precision = .fp32) {
         guard s.groups == 1, xChannels.reduce(0, +) == s.c, yChannels.reduce(0, +) == s.o,
               direction != .backwardWeights || (xChannels.count == 1 && yChannels.count == 1) else { return nil }
         var problem = rat_onednn_shape(n: s.n, c: s.c, h: s.h, w: s.w, o: s.o, k: s.k, stride: s.stride,
@@ -53,11 +71,12 @@ public final class OneDNNConvolution: @unchecked Sendable {
         let created = xChannels.withUnsafeBufferPointer { x in
             yChannels.withUnsafeBufferPointer { y in
                 rat_onednn_create_stacked(&problem, Int32(direction.rawValue), blocked ? 1 : 0, winograd ? 1 : 0,
-                                          x.count, x.baseAddress, y.count, y.baseAddress, &error, 256)
+                                          precision == .bf16 ? 1 : 0, x.count, x.baseAddress, y.count, y.baseAddress, &error, 256)
             }
         }
         guard let handle = created else { return nil }
         (self.shape, self.direction, self.handle) = (s, direction, handle)
+        self.precision = rat_onednn_is_bf16(handle) != 0 ? .bf16 : .fp32
         (self.xParts, self.yParts) = (xChannels.count, yChannels.count)
     }
 

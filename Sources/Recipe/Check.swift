@@ -1,6 +1,7 @@
 import Models
 import Attacks
 import Foundation
+import Kernels
 
 /// What `check` may look at beyond the recipe itself.
 public struct CheckOptions: Sendable {
@@ -22,6 +23,7 @@ public func check(_ recipe: Recipe, options: CheckOptions = CheckOptions()) -> [
     checkThreat(recipe, &findings)
     checkLoss(recipe, &findings)
     checkTraining(recipe, &findings)
+    checkPrecision(recipe, &findings)
     checkEvaluation(recipe, &findings)
     if options.inspectDataset { checkDataset(recipe, options: options, &findings) }
     // In reading order, errors before warnings at the same place.
@@ -119,6 +121,19 @@ private func checkLoss(_ recipe: Recipe, _ findings: inout Findings) {
     let noise = recipe.noise
     if noise.isActive, loss.maxOrder == 0, !loss.usesNoisyModel, !noise.attackSeesNoise, !noise.atEval {
         findings.warning("noise is enabled but nothing uses it (no J/H/noisy views, attack_sees_noise false)", at: "noise")
+    }
+}
+
+/// bf16 is a request to oneDNN: where it cannot be honoured here, say so rather than train
+/// fp32 under a recipe that says bf16.
+private func checkPrecision(_ recipe: Recipe, _ findings: inout Findings) {
+    guard recipe.precision == .bf16 else { return }
+    if !oneDNNEnabled {
+        findings.warning("precision: bf16 applies to oneDNN's convolutions, and RAT_ONEDNN=0 switches them off: "
+                         + "this process trains in fp32", at: "precision")
+    } else if !oneDNNBF16Native {
+        findings.warning("precision: bf16, but this CPU has neither AVX512_BF16 nor AMX: oneDNN emulates bf16 or "
+                         + "declines it (those convolutions run fp32), and it will not be faster", at: "precision")
     }
 }
 

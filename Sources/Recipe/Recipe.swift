@@ -1,3 +1,5 @@
+import Kernels
+
 /// A fully resolved training recipe: every field has a value (the paper's by default,
 /// docs/method.md), composition and overrides are applied, and weights are still expressions.
 public struct Recipe: Equatable, Sendable {
@@ -12,6 +14,10 @@ public struct Recipe: Equatable, Sendable {
     public var awp: AWPSpec
     /// How data-parallel ranks (mpirun) train together; no effect in a single process.
     public var distributed: DistributedSpec
+    /// The inputs of the training step's forward convolutions on oneDNN (loss graph and its
+    /// attack): fp32, or bf16 with f32 accumulation, f32 gradients and f32 master weights
+    /// (docs/recipes.md). Evaluation always runs fp32.
+    public var precision: Precision
     public var optim: OptimSpec
     public var schedule: ScheduleSpec
     public var eval: EvalSpec
@@ -32,6 +38,7 @@ public struct Recipe: Equatable, Sendable {
         loss = .paper
         awp = AWPSpec()
         distributed = DistributedSpec()
+        precision = .fp32
         optim = OptimSpec()
         schedule = ScheduleSpec()
         eval = EvalSpec(threat: threat)
@@ -41,7 +48,7 @@ public struct Recipe: Equatable, Sendable {
     }
 
     static let keys = ["name", "extends", "data", "model", "threat", "attack", "noise", "loss", "awp",
-                       "distributed", "optim", "schedule", "eval", "seed", "output"]
+                       "distributed", "precision", "optim", "schedule", "eval", "seed", "output"]
 
     /// Sections every complete recipe states, directly or through `extends`: what is trained on what.
     static let requiredSections = ["data", "model"]
@@ -64,6 +71,7 @@ public struct Recipe: Equatable, Sendable {
         if let section = reader.child("loss") { loss = try LossSpec(from: section) }
         if let section = reader.child("awp") { awp = try AWPSpec(from: section) }
         if let section = reader.child("distributed") { distributed = try DistributedSpec(from: section) }
+        precision = try reader.choice("precision", default: precision)
         if let section = reader.child("optim") { optim = try OptimSpec(from: section) }
         if let section = reader.child("schedule") { schedule = try ScheduleSpec(from: section) }
         eval = try reader.child("eval").map { try EvalSpec(from: $0, threat: threat) } ?? EvalSpec(threat: threat)

@@ -63,6 +63,11 @@ public func renderYAML(_ recipe: Recipe) -> String {
         out.line("sync_bn", "\(recipe.distributed.syncBN)", indent: 1)
     }
 
+    // Also written only when set (bf16): the hashes of fp32 runs stay what they were.
+    if recipe.precision != .fp32 {
+        out.line("precision", recipe.precision.rawValue, comment: "the training step's forward convolutions on oneDNN; evaluation runs fp32")
+    }
+
     out.section("optim")
     let optim = recipe.optim
     out.line("kind", optim.kind.rawValue, indent: 1)

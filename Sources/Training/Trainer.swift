@@ -102,8 +102,13 @@ public final class Trainer {
         // Compiled only once the data are known to fit (a huge batch would allocate a huge arena).
         // Each rank's graphs take its share of the batch; the loader still yields global batches.
         let shareShape = [parallel.localBatch] + setup.inputShape.dropFirst()
+        // `precision: bf16`: the training step (loss graph and its attack) on oneDNN's bf16
+        // convolutions; validation and the final evaluation below keep `compiler` (fp32), so
+        // robustness numbers stay comparable across precisions.
+        let stepCompiler = recipe.precision == .fp32 ? compiler : FastGraph.compiler(precision: recipe.precision)
         program = try StepProgram(recipe: recipe, model: setup.model, inputShape: shareShape, classes: setup.classes,
-                                  compiler: compiler, synchronizingBatchNorm: batchNormReduction)
+                                  compiler: stepCompiler, synchronizingBatchNorm: batchNormReduction)
+        if recipe.precision == .bf16 { say(bf16Summary(program)) }
         let selected = recipe.eval.attacks.filter { $0.name == recipe.eval.select.metric }
         evaluator = communicator.isRoot
             ? try RobustnessEvaluator(model: setup.model, inputShape: setup.inputShape, classes: setup.classes,

@@ -25,6 +25,7 @@ struct rat_onednn_convolution {
     long offsets[4];                    // of chosen[0..2] and the scratchpad in the workspace
     long held_bytes;
     char implementation[64];
+    int bf16;                           // its inputs are bf16 in the chosen copies (the output f32)
     // Channel-stacked x and y (rat_onednn_create_stacked): x's channels, or y's, are held by
     // several NCHW tensors; each part is reordered into (or out of) its channel range of the
     // chosen copy. part_count[i] is 0 for an operand held by one tensor (the fields above).
@@ -46,11 +47,16 @@ struct rat_onednn_convolution {
 
 struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *s, int direction, int blocked,
                                                  int winograd, char *error, long error_capacity) {
-    return rat_onednn_create_stacked(s, direction, blocked, winograd, 0, NULL, 0, NULL, error, error_capacity);
+    return rat_onednn_create_stacked(s, direction, blocked, winograd, 0, 0, NULL, 0, NULL, error, error_capacity);
+}
+
+int rat_onednn_bf16_native(void) {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
 struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn_shape *s, int direction, int blocked,
-                                                         int winograd, long x_parts, const long *x_channels,
+                                                         int winograd, int bf16, long x_parts, const long *x_channels,
                                                          long y_parts, const long *y_channels,
                                                          char *error, long error_capacity) {
     const dnnl_alg_kind_t algorithm = winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
@@ -66,13 +72,25 @@ struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn
     // Right padding: what makes (h + pl + pr − k) / stride + 1 == oh exactly.
     const dnnl_dims_t pad_r = {(oh - 1) * s->stride + s->k - s->h - s->padding,
                                (ow - 1) * s->stride + s->k - s->w - s->padding};
-    dnnl_memory_desc_t user_md[3], any_md[3];
+    // bf16: the direction's two inputs are bf16 in oneDNN's copies (the reorders from rat's
+    // f32 tensors convert on the way), its output f32 (oneDNN accumulates in f32).
+    const int output = direction == RAT_ONEDNN_FORWARD ? Y : direction == RAT_ONEDNN_BACKWARD_DATA ? X : W;
+    dnnl_data_type_t types[3];
+    for (int i = 0; i < 3; i++) types[i] = bf16 && i != output ? dnnl_bf16 : dnnl_f32;
+    // The forward hint of a backward direction: bf16 src and weights, and dst as diff_dst.
+    const dnnl_data_type_t hint_y = direction == RAT_ONEDNN_FORWARD ? types[Y] : (bf16 ? dnnl_bf16 : dnnl_f32);
+    dnnl_memory_desc_t user_md[3], any_md[3], hint_y_md;
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[X], 4, xd, dnnl_f32, dnnl_nchw), "x descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[W], 4, wd, dnnl_f32, dnnl_oihw), "w descriptor");
     CHECK(dnnl_memory_desc_init_by_tag(&user_md[Y], 4, yd, dnnl_f32, dnnl_nchw), "y descriptor");
-    CHECK(dnnl_memory_desc_init_by_tag(&any_md[X], 4, xd, dnnl_f32, blocked ? dnnl_format_tag_any : dnnl_nchw), "x");
-    CHECK(dnnl_memory_desc_init_by_tag(&any_md[W], 4, wd, dnnl_f32, dnnl_format_tag_any), "w");
-    CHECK(dnnl_memory_desc_init_by_tag(&any_md[Y], 4, yd, dnnl_f32, blocked ? dnnl_format_tag_any : dnnl_nchw), "y");
+    const dnnl_format_tag_t activations = blocked ? dnnl_format_tag_any : dnnl_nchw;
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[X], 4, xd, types[X], activations), "x");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[W], 4, wd, types[W], dnnl_format_tag_any), "w");
+    CHECK(dnnl_memory_desc_init_by_tag(&any_md[Y], 4, yd, types[Y], activations), "y");
+    CHECK(dnnl_memory_desc_init_by_tag(&hint_y_md, 4, yd, hint_y, activations), "hint y");
+    dnnl_memory_desc_t hint_x_md = any_md[X], hint_w_md = any_md[W];
+    hint_x_md.data_type = bf16 ? dnnl_bf16 : dnnl_f32;
+    hint_w_md.data_type = bf16 ? dnnl_bf16 : dnnl_f32;
     CHECK(dnnl_engine_create(&c->engine, dnnl_cpu, 0), "engine");
     CHECK(dnnl_stream_create(&c->stream, c->engine, dnnl_stream_default_flags), "stream");
 
@@ -81,8 +99,8 @@ struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);  // allocated here, once
     // Every direction needs the forward's descriptor (the backward ones as a hint).
     dnnl_convolution_desc_t forward_desc, desc;
-    CHECK(dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, algorithm, &any_md[X],
-                                             &any_md[W], NULL, &any_md[Y], strides, pad, pad_r), "forward descriptor");
+    CHECK(dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, algorithm, &hint_x_md,
+                                             &hint_w_md, NULL, &hint_y_md, strides, pad, pad_r), "forward descriptor");
     dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
     CHECK(dnnl_primitive_desc_create(&forward_pd, &forward_desc, direction == RAT_ONEDNN_FORWARD ? attr : NULL,
                                      c->engine, NULL), "forward primitive descriptor");
@@ -113,6 +131,18 @@ struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn
     const char *name = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name)
         snprintf(c->implementation, sizeof c->implementation, "%s", name);
+    if (bf16) {
+        // oneDNN's reference kernels run bf16 too, far slower than its f32 JIT: not a speed-up.
+        if (strncmp(c->implementation, "ref", 3) == 0) {
+            snprintf(error, (size_t)error_capacity, "oneDNN has only its reference kernel for bf16 here (%s)", c->implementation);
+            dnnl_primitive_desc_destroy(pd);
+            rat_onednn_destroy(c);
+            return NULL;
+        }
+        const int input = output == X ? Y : X;
+        const dnnl_memory_desc_t *chosen_input = dnnl_primitive_desc_query_md(pd, queries[input], 0);
+        c->bf16 = chosen_input && chosen_input->data_type == dnnl_bf16;
+    }
     c->part_count[X] = x_parts > 1 ? x_parts : 0;
     c->part_count[Y] = y_parts > 1 ? y_parts : 0;
     const long *channels[3] = {x_channels, NULL, y_channels};
@@ -219,6 +249,8 @@ void rat_onednn_run_stacked(struct rat_onednn_convolution *c, float *const *x, f
 }
 
 const char *rat_onednn_implementation(const struct rat_onednn_convolution *c) { return c->implementation; }
+
+int rat_onednn_is_bf16(const struct rat_onednn_convolution *c) { return c->bf16; }
 
 long rat_onednn_workspace_bytes(const struct rat_onednn_convolution *c) { return c->held_bytes; }
 

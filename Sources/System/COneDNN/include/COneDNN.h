@@ -38,8 +38,12 @@ struct rat_onednn_convolution *rat_onednn_create(const struct rat_onednn_shape *
 /// and convolutions of one operand with several filters one convolution with a split output.
 /// Each part is reordered into (out of) its channel range of oneDNN's copy: in a blocked
 /// layout every part but the last must hold a multiple of the block (16), else NULL.
+/// `bf16`: the direction's two inputs are converted to bf16 by the reorders into oneDNN's
+/// copies (forward: x, w; backward data: dy, w; backward weights: x, dy) and its output is
+/// f32, accumulated in f32; rat's tensors stay f32. NULL where oneDNN declines it or has
+/// only its reference kernel for it (there is no bf16 Winograd).
 struct rat_onednn_convolution *rat_onednn_create_stacked(const struct rat_onednn_shape *shape, int direction, int blocked,
-                                                         int winograd, long x_parts, const long *x_channels,
+                                                         int winograd, int bf16, long x_parts, const long *x_channels,
                                                          long y_parts, const long *y_channels,
                                                          char *error, long error_capacity);
 
@@ -54,6 +58,13 @@ void rat_onednn_run(struct rat_onednn_convolution *convolution, float *x, float 
 
 /// oneDNN's name for the implementation it chose (e.g. "jit:avx512_core").
 const char *rat_onednn_implementation(const struct rat_onednn_convolution *convolution);
+
+/// Whether the primitive's inputs are bf16 (created with `bf16` and accepted as such).
+int rat_onednn_is_bf16(const struct rat_onednn_convolution *convolution);
+
+/// Whether oneDNN runs bf16 natively on this CPU (AVX512_BF16 or AMX, as `DNNL_MAX_CPU_ISA`
+/// allows); without it oneDNN emulates bf16 on AVX-512 or has no bf16 at all.
+int rat_onednn_bf16_native(void);
 
 /// Bytes of workspace a run needs: the blocked copies and the scratchpad.
 long rat_onednn_workspace_bytes(const struct rat_onednn_convolution *convolution);

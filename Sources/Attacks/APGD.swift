@@ -98,10 +98,27 @@ public struct APGD: Attack {
             let a = Float(i > 0 ? momentum : 1)
             let direction = threat.ascentDirection(gradient, imageSize: d)
             var z = current
-            for k in z.indices { z[k] += step[k / d] * direction[k] }
+            z.withUnsafeMutableBufferPointer { z in
+                direction.withUnsafeBufferPointer { direction in
+                    for row in 0..<n {
+                        let size = step[row]
+                        for k in (row * d)..<((row + 1) * d) { z[k] += size * direction[k] }
+                    }
+                }
+            }
             threat.project(&z, around: x, imageSize: d)
             var next = current
-            for k in next.indices { next[k] = current[k] + (z[k] - current[k]) * a + (current[k] - previous[k]) * (1 - a) }
+            next.withUnsafeMutableBufferPointer { next in
+                current.withUnsafeBufferPointer { current in
+                    z.withUnsafeBufferPointer { z in
+                        previous.withUnsafeBufferPointer { previous in
+                            for k in next.indices {
+                                next[k] = current[k] + (z[k] - current[k]) * a + (current[k] - previous[k]) * (1 - a)
+                            }
+                        }
+                    }
+                }
+            }
             threat.project(&next, around: x, imageSize: d)
             previous = current
             current = next

@@ -22,7 +22,11 @@ public struct ThreatModel: Hashable, Sendable {
         let eps = Float(epsilon)
         switch norm {
         case .linf:
-            for i in x.indices { x[i] = Swift.min(Swift.max(Swift.min(Swift.max(x[i], clean[i] - eps), clean[i] + eps), 0), 1) }
+            x.withUnsafeMutableBufferPointer { x in
+                clean.withUnsafeBufferPointer { clean in
+                    for i in x.indices { x[i] = Swift.min(Swift.max(Swift.min(Swift.max(x[i], clean[i] - eps), clean[i] + eps), 0), 1) }
+                }
+            }
         case .l2:
             for start in stride(from: 0, to: x.count, by: d) {
                 var squares: Float = 0

@@ -22,7 +22,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
     @Flag(help: "Print time per primitive kind.") var profile = false
     @Option(help: "OpenBLAS kernel family (OPENBLAS_CORETYPE) unless the environment sets one; 'auto' leaves OpenBLAS's choice. Haswell's kernels run the thin im2col gemms faster here.")
     var coretype = "Haswell"
-    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-siblings, no-fused-sums) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels) or with oneDNN's convolutions in bf16 (bf16), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Also run each workload compiled without one planner pass (no-groups, no-merge, no-fusion, no-fused-sums), with one more (fused-siblings) or without oneDNN (no-onednn; no-onednn-stacking: merged convolutions and convolution groups on rat's kernels) or with oneDNN's convolutions in bf16 (bf16), alternating steps with the default plan, and print both medians and their ratio.", visibility: .hidden))
     var against: String?
     @Flag(help: .hidden) var kernels = false  // time im2col/col2im/convolutions, reference vs fast
     @Flag(help: "Time oneDNN's convolutions (blocked and NCHW) against rat's own on every convolution shape of small-cnn and preact-resnet18 at --batch, side by side, and print the FMA limit.")
@@ -43,7 +43,7 @@ struct Bench: ParsableCommand, BLASSettingsCommand {
         "no-groups": { FastGraph($0, planner: { plan($0, groupSums: false) }) },
         "no-merge": { FastGraph($0, planner: { plan($0, mergeConvolutions: false) }) },
         "no-fusion": { FastGraph($0, planner: { plan($0, fuse: false) }) },
-        "no-fused-siblings": { FastGraph($0, planner: { plan($0, fuseSiblings: false) }) },
+        "fused-siblings": { FastGraph($0, planner: { plan($0, fuseSiblings: true) }) },
         "no-fused-sums": { FastGraph($0, planner: { plan($0, fuseSums: false) }) },
         "no-onednn": { FastGraph($0, oneDNN: false) },
         "no-onednn-stacking": { FastGraph($0, stackedOneDNN: false) },
@@ -158,12 +158,12 @@ private func printKernelTimings() {
 }
 
 /// The elementwise passes and reductions of one step and the floats they move, under the default plan and
-/// with this round's fusion passes switched off (the graphs re-planned, not run).
+/// with this round's fusion passes switched on or off (the graphs re-planned, not run).
 private func printElementwiseTraffic(_ plans: [(plan: Plan, runs: Int)]) {
     let variants: [(String, (Graph) -> Plan)] = [
-        ("default", { plan($0) }), ("no-fused-siblings", { plan($0, fuseSiblings: false) }),
+        ("default", { plan($0) }), ("fused-siblings", { plan($0, fuseSiblings: true) }),
         ("no-fused-sums", { plan($0, fuseSums: false) }),
-        ("neither", { plan($0, fuseSiblings: false, fuseSums: false) }),
+        ("fused-siblings, no-fused-sums", { plan($0, fuseSiblings: true, fuseSums: false) }),
     ]
     for (name, planner) in variants {
         var total = (passes: 0, reads: 0, writes: 0)

@@ -12,6 +12,9 @@ import Graph
 /// program may grow (its registers are per-worker scratch).
 let siblingWindow = 12
 let siblingMaximumInstructions = 96
+/// The most full-size buffers (operands and outputs) a merged pass may stream: each chunk of
+/// each one takes 2 KB of L1 beside the registers.
+let siblingMaximumStreams = 6
 
 /// `steps` (with buffers still named by their owner node) with fused siblings merged. A step
 /// joins the earlier one in place: it runs sooner, never later, so everything that reads its
@@ -83,6 +86,8 @@ private func joining(_ step: Step, into target: Step, at position: Int, writtenB
             appended.append(.apply(op, sources.map(source)))
         }
     }
+    let streams = operands.filter { $0.count == step.output.count }.count + target.allOutputs.count + 1
+    guard streams <= siblingMaximumStreams else { return nil }
     var joined = target
     joined.operation = .fused(targetInstructions + appended, results: targetResults + [offset + results[0]])
     joined.additionalOutputs.append(step.output)

@@ -112,10 +112,12 @@ public let fusedWorkers = Int(rat_worker_count())
 /// the remaining convolutions that share an operand, a schedule in topological order and an
 /// arena layout from buffer lifetimes. `groupSums: false` leaves sums of convolutions to the
 /// primitives (for A/B benchmarks); `mergeConvolutions: false` turns off both passes;
-/// `fuseSiblings: false` keeps one fused step per expression and `fuseSums: false` stores
-/// every summed expression before its sum (for A/B benchmarks).
+/// `fuseSiblings: true` merges sibling expressions into passes with several outputs (off by
+/// default: on the quiet machine it measured 0.98–1.09× the time of separate passes, though it
+/// moves 12–25 % fewer floats; it won 0.93× only while other processes contended for memory,
+/// docs/performance.md); `fuseSums: false` stores every summed expression before its sum.
 public func plan(_ original: Graph, fuse: Bool = true, mergeConvolutions: Bool = true, groupSums: Bool = true,
-                 fuseSiblings: Bool = true, fuseSums: Bool = true) -> Plan {
+                 fuseSiblings: Bool = false, fuseSums: Bool = true) -> Plan {
     let graph = simplify(original)
     let nodes = graph.nodes
     var consumers = [[Int]](repeating: [], count: nodes.count)

@@ -15,6 +15,7 @@ $rat bench --model small-cnn --workload pgd20,apgd-ce --steps 3 --json >> $out 2
 py attack_bench.sh --model small-cnn --workload pgd20,apgd-ce --batches 3 --profile >> $out 2>&1
 echo "=== small-cnn done $(date) load $(cat /proc/loadavg)" >> $out
 # A/B of this round's levers, alternating steps in one process
+# (sibling fusion was the default when this ran; it is now off by default and `--against fused-siblings` turns it on)
 $rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against no-fused-siblings >> $out 2>&1
 $rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against no-fused-sums >> $out 2>&1
 $rat bench --model small-cnn --workload trades,taylor12 --steps 5 --against bf16 >> $out 2>&1

@@ -7,6 +7,9 @@ import Graph
 // fused step joins an earlier fused step of the same output shape that reads a buffer it
 // reads (or writes one it reads), when everything it reads is ready by then: one pass, with
 // several outputs, where the shared buffers come from memory once per chunk.
+// Off by default (`plan(_:fuseSiblings:)`): it moves a third fewer floats in the Taylor step,
+// but on a quiet machine the step was no faster and trades 8 % slower (docs/performance.md,
+// "Lever 4"); it won only while other processes contended for memory.
 
 /// How far back (in steps) a fused step looks for a sibling to join, and how large a merged
 /// program may grow (its registers are per-worker scratch).

@@ -189,7 +189,7 @@ private func printConvolutionProfile(_ executors: [(executor: Executor, runs: In
                     if case .apply(let op, _) = i { return op.kind.rawValue } else { return "bcast" } }.joined(separator: " ")
             }
             if case .fused(let instructions, _) = planned.operation { name = "fused[" + listing(instructions) + "]" }
-            if case .fusedSum(let instructions, _, _) = planned.operation { name = "fused sum[" + listing(instructions) + "]" }
+            if case .fusedSum(let instructions, _, _, _) = planned.operation { name = "fused sum[" + listing(instructions) + "]" }
             let key = "\(name) \(shapes.joined(separator: ", "))"
             groups[key, default: (0, 0, 0)].seconds += seconds
             groups[key, default: (0, 0, 0)].flops += Double(planned.flops * runs * steps)

@@ -113,11 +113,9 @@ func bind(_ step: Step, base: UnsafeMutablePointer<Float>) -> BoundStep {
                              convShape(c, x: x, w: w, y: y))
     case .fill(let v):
         return .fill(out: out, value: Float(v), count: step.output.count)
-    case .fusedSum(let instructions, let plane, let kept):
+    case .fusedSum(let instructions, let shape, let plane, let kept):
         let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, operands.count))
         for (k, p) in operands.enumerated() { table[k] = p }
-        // The expression has the shape of its full-size operands (a sum reads at least one).
-        let shape = step.operands.map(\.shape).max { $0.reduce(1, *) < $1.reduce(1, *) }!
         return .fusedSum(out: out, inputs: table,
                          program: elementwiseProgram(instructions, results: [instructions.count - 1], operands: step.operands,
                                                      output: shape, summed: (plane, kept)),

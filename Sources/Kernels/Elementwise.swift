@@ -134,8 +134,8 @@ public struct ElementwiseProgram: Hashable, Sendable {
     }
 
     public static let chunkSize = 512
-    /// Shorter constant runs (8×8 planes) are filled into registers: chunks that short would
-    /// cost more in per-instruction dispatch than the fills.
+    /// Shorter constant runs (8×8 planes) are filled into registers rather than cutting
+    /// chunks that short, where each instruction's dispatch would cover only 64 elements.
     public static let minimumScalarRun = 128
     /// Floats between consecutive registers: a chunk plus 64 bytes. At exactly 2 KB apart,
     /// every other register shared its address bits below 4 KB with the one written next,

@@ -27,9 +27,9 @@ func mergingFusedSiblings(_ steps: [(node: Int, step: Step)]) -> [(node: Int, st
     var writtenBy = [Int: Int]()   // owner node → index in `merged` of the step that writes it
     for entry in steps {
         if case .fused = entry.step.operation,
-           let target = stride(from: merged.count - 1, through: max(0, merged.count - siblingWindow), by: -1).first(where: {
-               joining(entry.step, into: merged[$0].step, at: $0, writtenBy: writtenBy) != nil }) {
-            merged[target].step = joining(entry.step, into: merged[target].step, at: target, writtenBy: writtenBy)!
+           let (target, joined) = stride(from: merged.count - 1, through: max(0, merged.count - siblingWindow), by: -1).lazy
+               .compactMap({ t in joining(entry.step, into: merged[t].step, at: t, writtenBy: writtenBy).map { (t, $0) } }).first {
+            merged[target].step = joined
             for output in entry.step.allOutputs { writtenBy[output.offset] = target }
             continue
         }

@@ -50,10 +50,10 @@ public enum Operation: Sendable {
     /// of instruction `results[k]`. Several outputs when sibling expressions that read the
     /// same buffers were merged into one pass (`FusedSiblings.swift`).
     case fused([FusedInstruction], results: [Int])
-    /// A fused elementwise expression (its value is the last instruction's) summed instead of
-    /// stored: the expression's shape walked as [outer, kept, plane], the outer and plane axes
+    /// A fused elementwise expression of `shape` (its value is the last instruction's) summed
+    /// instead of stored: `shape` walked as [outer, kept, plane], the outer and plane axes
     /// reduced (BatchNorm's per-channel sums: kept C, plane H·W). The output holds `kept` sums.
-    case fusedSum([FusedInstruction], plane: Int, kept: Int)
+    case fusedSum([FusedInstruction], shape: [Int], plane: Int, kept: Int)
     /// One non-elementwise primitive (broadcast, sum, max, transpose, matmul, convolutions).
     case primitive(Op)
     /// Several conv2d (or conv2dInputGrad) nodes sharing their first operand, as one
@@ -241,7 +241,8 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
         } else if let walk = summedPlanes[i] {
             let j = node.inputs[0]
             let (instructions, operands, flops) = fusedExpression(j)
-            steps.append((i, Step(operation: .fusedSum(instructions, plane: walk.plane, kept: walk.kept), output: ref(i),
+            steps.append((i, Step(operation: .fusedSum(instructions, shape: nodes[j].shape, plane: walk.plane, kept: walk.kept),
+                                  output: ref(i),
                                   operands: operands, kind: node.op.kind, flops: flops + nodes[j].elementCount)))
         } else {
             steps.append((i, Step(operation: .primitive(node.op), output: ref(i), operands: node.inputs.map(ref),
@@ -290,7 +291,7 @@ private func plan(_ graph: Graph, original: Graph, consumers: [[Int]], isOutput:
     for step in finalSteps {
         switch step.operation {
         case .fused(let instructions, _): scratch = max(scratch, fusedWorkers * fusedRegisterStride * instructions.count)
-        case .fusedSum(let instructions, _, let kept):
+        case .fusedSum(let instructions, _, _, let kept):
             // The registers, one chunk to sum from, and the worker's partial sums.
             scratch = max(scratch, fusedWorkers * (fusedRegisterStride * (instructions.count + 1) + (kept + 15) / 16 * 16))
         case .primitive(let op): scratch = max(scratch, convolutionScratch(op, step))

@@ -39,16 +39,7 @@ struct OneDNNBF16Parity {
                                              "\(s) \(direction): bf16 declined")
                 #expect(primitive.precision == .bf16, "\(s) \(direction) (\(primitive.implementation))")
                 #expect(!primitive.implementation.hasPrefix("ref"), "\(primitive.implementation)")
-                let workspace = OneDNNWorkspace(bytes: primitive.workspaceBytes)
-                var out = [Float](repeating: .nan, count: [s.n * s.o * s.outPlane, s.n * s.c * s.inPlane,
-                                                             s.o * s.colRows][Int(direction.rawValue)])
-                switch direction {
-                case .forward: primitive.run(x: &x, w: &w, y: &out, workspace: workspace.base)
-                case .backwardData: primitive.run(x: &out, w: &w, y: &dy, workspace: workspace.base)
-                case .backwardWeights: primitive.run(x: &x, w: &out, y: &dy, workspace: workspace.base)
-                }
-                let expected = [reference.y, reference.dx, reference.dw][Int(direction.rawValue)]
-                let error = relativeL2Error(out, expected)
+                let error = OneDNNParity.relativeError(primitive, direction, s, x: &x, w: &w, dy: &dy, reference: reference)
                 #expect(error < Self.tolerance, "\(s) \(direction) blocked \(blocked) (\(primitive.implementation)): \(error)")
                 #expect(error > Self.bf16Floor, "\(s) \(direction): error \(error) is f32's, not bf16's")
             }

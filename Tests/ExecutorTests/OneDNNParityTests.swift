@@ -18,17 +18,7 @@ struct OneDNNParity {
         for blocked in [true, false] {
             for direction in ConvolutionDirection.allCases {
                 let primitive = try #require(OneDNNConvolution(s, direction, blocked: blocked), "\(s) \(direction)")
-                let workspace = OneDNNWorkspace(bytes: primitive.workspaceBytes)
-                // Poisoned outputs: every element must be written.
-                var out = [Float](repeating: .nan, count: [s.n * s.o * s.outPlane, s.n * s.c * s.inPlane,
-                                                             s.o * s.colRows][Int(direction.rawValue)])
-                switch direction {
-                case .forward: primitive.run(x: &x, w: &w, y: &out, workspace: workspace.base)
-                case .backwardData: primitive.run(x: &out, w: &w, y: &dy, workspace: workspace.base)
-                case .backwardWeights: primitive.run(x: &x, w: &out, y: &dy, workspace: workspace.base)
-                }
-                let expected = [reference.y, reference.dx, reference.dw][Int(direction.rawValue)]
-                let error = relativeL2Error(out, expected)
+                let error = Self.relativeError(primitive, direction, s, x: &x, w: &w, dy: &dy, reference: reference)
                 #expect(error < 1e-5, "\(s) \(direction) blocked \(blocked) (\(primitive.implementation)): \(error)")
             }
         }
@@ -61,5 +51,23 @@ struct OneDNNWinogradError {
             guard let error = oneDNNError(s, direction, winograd: true) else { continue }  // declined
             #expect(error < 1e-5, "\(s) \(direction): \(error)")
         }
+    }
+}
+
+extension OneDNNParity {
+    /// Runs one direction of `primitive` into a poisoned output (every element must be written)
+    /// and returns its relative L2 error against the Double reference of the same direction.
+    static func relativeError(_ primitive: OneDNNConvolution, _ direction: ConvolutionDirection, _ s: ConvShape,
+                              x: inout [Float], w: inout [Float], dy: inout [Float],
+                              reference: (y: [Double], dx: [Double], dw: [Double])) -> Double {
+        let workspace = OneDNNWorkspace(bytes: primitive.workspaceBytes)
+        var out = [Float](repeating: .nan, count: [s.n * s.o * s.outPlane, s.n * s.c * s.inPlane,
+                                                     s.o * s.colRows][Int(direction.rawValue)])
+        switch direction {
+        case .forward: primitive.run(x: &x, w: &w, y: &out, workspace: workspace.base)
+        case .backwardData: primitive.run(x: &out, w: &w, y: &dy, workspace: workspace.base)
+        case .backwardWeights: primitive.run(x: &x, w: &out, y: &dy, workspace: workspace.base)
+        }
+        return relativeL2Error(out, [reference.y, reference.dx, reference.dw][Int(direction.rawValue)])
     }
 }
